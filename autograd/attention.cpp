@@ -1,0 +1,69 @@
+// rope and scaled_dot_product_attention: argument checks and the fused nodes.
+#include "core/attention.h"
+
+#include <cmath>
+
+#include "autograd/node.h"
+#include "core/cpu/attention.h"
+
+namespace mod {
+
+namespace {
+
+void check_heads(const Tensor& t, const char* name, const char* op) {
+    check_defined(t, op, name);
+    check_cpu(t, op);
+    MOD_CHECK(t.dim() == 4, ShapeError, op, "a (B, heads, tokens, Dh) ", name, " expected, got ",
+              shape_str(t.shape()));
+    MOD_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, DTypeError, op, "float32 or float64 ", name,
+              " expected, got ", dtype_name(t.dtype()));
+}
+
+}  // namespace
+
+Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
+    check_heads(x, "x", "rope");
+    MOD_CHECK(x.size(3) % 2 == 0, ShapeError, "rope", "an even head dim expected, got ", shape_str(x.shape()));
+    check_defined(positions, "rope", "positions");
+    MOD_CHECK(positions.dtype() == DType::I64 || positions.dtype() == DType::I32, DTypeError, "rope",
+              "int32 or int64 positions expected, got ", dtype_name(positions.dtype()));
+    const int64_t B = x.size(0), T = x.size(2);
+    const bool per_batch = positions.shape() == Shape{B, T};
+    MOD_CHECK(per_batch || positions.shape() == Shape{T}, ShapeError, "rope", "positions of shape (", T, ") or (",
+              B, ",", T, ") for x ", shape_str(x.shape()), " expected, got ", shape_str(positions.shape()));
+    Tensor pos = positions.to(DType::I64).expand({B, T}).contiguous();
+    Tensor xc = x.contiguous();
+    Tensor out = cpu::rope(xc, pos, theta, 1.0);
+    // The rotation is orthogonal: its transpose, the backward, is the rotation by -angle.
+    record("rope", out, {xc}, [pos, theta](const Tensor& g, const Node&) -> TensorList {
+        return {cpu::rope(g.contiguous(), pos, theta, -1.0)};
+    });
+    return out;
+}
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale) {
+    const char* op = "attention";
+    check_heads(q, "q", op);
+    check_heads(k, "k", op);
+    check_heads(v, "v", op);
+    MOD_CHECK(k.shape() == v.shape(), ShapeError, op, "k and v of one shape expected, got ", shape_str(k.shape()),
+              " and ", shape_str(v.shape()));
+    MOD_CHECK(q.size(0) == k.size(0) && q.size(3) == k.size(3) && k.size(1) > 0 && q.size(1) % k.size(1) == 0,
+              ShapeError, op, "q (B, H, T, Dh) and k (B, Hkv, S, Dh) with H a multiple of Hkv expected, got ",
+              shape_str(q.shape()), " and ", shape_str(k.shape()));
+    MOD_CHECK(!causal || k.size(2) >= q.size(2), ShapeError, op, "causal attention needs S >= T, got q ",
+              shape_str(q.shape()), " and k ", shape_str(k.shape()));
+    MOD_CHECK(q.dtype() == k.dtype() && k.dtype() == v.dtype(), DTypeError, op, "q, k, v of one dtype expected");
+    if (scale <= 0.0) scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+    Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+    cpu::AttentionForward fwd = cpu::attention_forward(qc, kc, vc, causal, scale);
+    SavedTensor sq(qc), sk(kc), sv(vc), so(fwd.out), slse(fwd.lse);
+    record(op, fwd.out, {qc, kc, vc}, [=](const Tensor& g, const Node&) -> TensorList {
+        cpu::AttentionGrads d = cpu::attention_backward(g.contiguous(), sq.get(op), sk.get(op), sv.get(op),
+                                                        so.get(op), slse.get(op), causal, scale);
+        return {d.dq, d.dk, d.dv};
+    });
+    return fwd.out;
+}
+
+}  // namespace mod

@@ -1,0 +1,32 @@
+// softmax / log_softmax: the dim is moved last (a view, then one contiguous copy when it
+// was not last), the row kernel runs, and the result is moved back.
+#include "core/softmax.h"
+
+#include "autograd/node.h"
+#include "core/cpu/softmax.h"
+
+namespace mod {
+
+namespace {
+
+Tensor softmax_op(const Tensor& x, int64_t dim, bool log, const char* op) {
+    check_defined(x, op, "x");
+    check_cpu(x, op);
+    dim = normalize_dim(dim, std::max<int64_t>(x.dim(), 1), op);
+    if (x.dim() == 0) return softmax_op(x.reshape({1}), 0, log, op).reshape({});
+    Tensor rows = x.transpose(dim, -1).contiguous();
+    Tensor y = log ? cpu::log_softmax_forward(rows) : cpu::softmax_forward(rows);
+    SavedTensor saved_y(y);
+    record(op, y, {rows}, [=](const Tensor& g, const Node&) -> TensorList {
+        Tensor yy = saved_y.get(op), gg = g.contiguous();
+        return {log ? cpu::log_softmax_backward(yy, gg) : cpu::softmax_backward(yy, gg)};
+    });
+    return y.transpose(dim, -1);
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, false, "softmax"); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, true, "log_softmax"); }
+
+}  // namespace mod

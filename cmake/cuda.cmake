@@ -1,0 +1,22 @@
+# MOD_CUDA=AUTO|ON|OFF: AUTO builds the CUDA backend when a CUDA compiler is found.
+# Debian's toolkit lives in /usr/local/cuda without being on PATH; look there too.
+set(MOD_WITH_CUDA OFF)
+if(NOT MOD_CUDA STREQUAL "OFF")
+    if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+        set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+    endif()
+    include(CheckLanguage)
+    check_language(CUDA)
+    if(CMAKE_CUDA_COMPILER)
+        if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+            # Hopper, plus PTX so newer GPUs can JIT it.
+            set(CMAKE_CUDA_ARCHITECTURES 90)
+        endif()
+        enable_language(CUDA)
+        find_package(CUDAToolkit REQUIRED)
+        set(MOD_WITH_CUDA ON)
+    elseif(MOD_CUDA STREQUAL "ON")
+        message(FATAL_ERROR "MOD_CUDA=ON but no CUDA compiler was found (set CMAKE_CUDA_COMPILER)")
+    endif()
+endif()
+message(STATUS "llava-mod: CUDA backend ${MOD_WITH_CUDA}")

@@ -1,0 +1,177 @@
+// RoPE and fused attention on the CPU.
+//
+// Attention runs per (batch, head) on blocks of kBlockRows query rows:
+//   forward:  S = scale Q_b K^T (masked), lse = logsumexp_row(S), O_b = softmax(S) V
+//   backward: P = exp(S - lse), dV += P^T dO_b, dP = dO_b V^T, D = rowsum(dO_b * O_b),
+//             dS = P * (dP - D), dQ_b = scale dS K, dK += scale dS^T Q_b
+// Only a kBlockRows x S score block lives at a time. Backward runs per key/value head so
+// the query heads that share it add into dK, dV on one thread: no races, deterministic.
+#include "core/cpu/attention.h"
+
+#include <Eigen/Core>
+#include <cmath>
+#include <limits>
+
+#include "core/cpu/loops.h"
+
+namespace mod::cpu {
+
+namespace {
+
+constexpr int64_t kBlockRows = 64;
+
+template <typename T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using CMap = Eigen::Map<const RowMat<T>>;
+template <typename T>
+using MMap = Eigen::Map<RowMat<T>>;
+
+struct Dims {
+    int64_t B, H, Hkv, T, S, Dh;
+    int64_t offset;  // S - T: how far the causal diagonal is shifted right
+};
+
+Dims dims_of(const Tensor& q, const Tensor& k) {
+    return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), k.size(2) - q.size(2)};
+}
+
+// Number of keys row i of the block may see.
+int64_t visible_keys(const Dims& d, int64_t row, bool causal) {
+    return causal ? std::min(d.S, row + d.offset + 1) : d.S;
+}
+
+// Fills scores (rows, s_end) = scale * Q_rows K^T with causal masking to -inf.
+template <typename T>
+void block_scores(RowMat<T>& scores, const CMap<T>& Q, const CMap<T>& K, const Dims& d, int64_t r0, int64_t rows,
+                  int64_t s_end, bool causal, T scale) {
+    scores.noalias() = scale * (Q.middleRows(r0, rows) * K.topRows(s_end).transpose());
+    if (!causal) return;
+    for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = visible_keys(d, r0 + i, true); j < s_end; ++j)
+            scores(i, j) = -std::numeric_limits<T>::infinity();
+}
+
+}  // namespace
+
+Tensor rope(const Tensor& x, const Tensor& positions, double theta, double sign) {
+    const int64_t B = x.size(0), H = x.size(1), T = x.size(2), Dh = x.size(3), half = Dh / 2;
+    Tensor out = Tensor::empty(x.shape(), x.dtype());
+    const int64_t* pp = positions.data<int64_t>();
+    // cos and sin per (b, t, i), computed in double once and shared by every head.
+    std::vector<double> cos_t(B * T * half), sin_t(B * T * half);
+    for (int64_t bt = 0; bt < B * T; ++bt)
+        for (int64_t i = 0; i < half; ++i) {
+            const double angle = static_cast<double>(pp[bt]) * std::pow(theta, -2.0 * i / Dh);
+            cos_t[bt * half + i] = std::cos(angle);
+            sin_t[bt * half + i] = sign * std::sin(angle);
+        }
+    dispatch_float(x.dtype(), "rope", [&](auto z) {
+        using Tp = decltype(z);
+        const Tp* xp = x.data<Tp>();
+        Tp* op = out.data<Tp>();
+        parallel_for(B * H * T, kParallelGrain / (Dh + 1), [&](int64_t b0, int64_t e0) {
+            for (int64_t r = b0; r < e0; ++r) {
+                const int64_t b = r / (H * T), t = r % T;
+                const double* c = &cos_t[(b * T + t) * half];
+                const double* s = &sin_t[(b * T + t) * half];
+                const Tp* xr = xp + r * Dh;
+                Tp* o = op + r * Dh;
+                for (int64_t i = 0; i < half; ++i) {
+                    const Tp x1 = xr[i], x2 = xr[i + half];
+                    o[i] = Tp(x1 * c[i] - x2 * s[i]);
+                    o[i + half] = Tp(x2 * c[i] + x1 * s[i]);
+                }
+            }
+        });
+    });
+    return out;
+}
+
+AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale) {
+    const Dims d = dims_of(q, k);
+    AttentionForward fwd{Tensor::empty(q.shape(), q.dtype()), Tensor::empty({d.B, d.H, d.T}, q.dtype())};
+    dispatch_float(q.dtype(), "attention", [&](auto z) {
+        using Tp = decltype(z);
+        const Tp s = Tp(scale);
+        const int64_t group = d.H / d.Hkv;
+#pragma omp parallel
+        {
+            RowMat<Tp> scores;
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t bh = 0; bh < d.B * d.H; ++bh) {
+                const int64_t b = bh / d.H, h = bh % d.H, kvh = b * d.Hkv + h / group;
+                CMap<Tp> Q(q.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
+                CMap<Tp> K(k.data<Tp>() + kvh * d.S * d.Dh, d.S, d.Dh);
+                CMap<Tp> V(v.data<Tp>() + kvh * d.S * d.Dh, d.S, d.Dh);
+                MMap<Tp> O(fwd.out.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
+                Tp* lse = fwd.lse.data<Tp>() + bh * d.T;
+                for (int64_t r0 = 0; r0 < d.T; r0 += kBlockRows) {
+                    const int64_t rows = std::min(kBlockRows, d.T - r0);
+                    const int64_t s_end = visible_keys(d, r0 + rows - 1, causal);
+                    scores.resize(rows, s_end);
+                    block_scores<Tp>(scores, Q, K, d, r0, rows, s_end, causal, s);
+                    for (int64_t i = 0; i < rows; ++i) {
+                        const Tp m = scores.row(i).maxCoeff();
+                        scores.row(i) = (scores.row(i).array() - m).exp();
+                        const Tp l = scores.row(i).sum();
+                        lse[r0 + i] = m + std::log(l);
+                        scores.row(i) /= l;
+                    }
+                    O.middleRows(r0, rows).noalias() = scores * V.topRows(s_end);
+                }
+            }
+        }
+    });
+    return fwd;
+}
+
+AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const Tensor& out, const Tensor& lse, bool causal, double scale) {
+    const Dims d = dims_of(q, k);
+    AttentionGrads g{Tensor::empty(q.shape(), q.dtype()), Tensor::zeros(k.shape(), k.dtype()),
+                     Tensor::zeros(v.shape(), v.dtype())};
+    dispatch_float(q.dtype(), "attention_backward", [&](auto z) {
+        using Tp = decltype(z);
+        const Tp s = Tp(scale);
+        const int64_t group = d.H / d.Hkv;
+#pragma omp parallel
+        {
+            RowMat<Tp> P, dP;
+            Eigen::Matrix<Tp, Eigen::Dynamic, 1> D;
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t bkv = 0; bkv < d.B * d.Hkv; ++bkv) {
+                const int64_t b = bkv / d.Hkv, kvh = bkv % d.Hkv;
+                CMap<Tp> K(k.data<Tp>() + bkv * d.S * d.Dh, d.S, d.Dh);
+                CMap<Tp> V(v.data<Tp>() + bkv * d.S * d.Dh, d.S, d.Dh);
+                MMap<Tp> dK(g.dk.data<Tp>() + bkv * d.S * d.Dh, d.S, d.Dh);
+                MMap<Tp> dV(g.dv.data<Tp>() + bkv * d.S * d.Dh, d.S, d.Dh);
+                for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+                    const int64_t bh = b * d.H + h;
+                    CMap<Tp> Q(q.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
+                    CMap<Tp> O(out.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
+                    CMap<Tp> dO(dout.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
+                    MMap<Tp> dQ(g.dq.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
+                    const Tp* L = lse.data<Tp>() + bh * d.T;
+                    for (int64_t r0 = 0; r0 < d.T; r0 += kBlockRows) {
+                        const int64_t rows = std::min(kBlockRows, d.T - r0);
+                        const int64_t s_end = visible_keys(d, r0 + rows - 1, causal);
+                        P.resize(rows, s_end);
+                        block_scores<Tp>(P, Q, K, d, r0, rows, s_end, causal, s);
+                        for (int64_t i = 0; i < rows; ++i) P.row(i) = (P.row(i).array() - L[r0 + i]).exp();
+                        auto dO_b = dO.middleRows(r0, rows);
+                        dV.topRows(s_end).noalias() += P.transpose() * dO_b;
+                        dP.noalias() = dO_b * V.topRows(s_end).transpose();
+                        D = (dO_b.array() * O.middleRows(r0, rows).array()).rowwise().sum();
+                        dP = P.array() * (dP.colwise() - D).array();  // dS
+                        dQ.middleRows(r0, rows).noalias() = s * (dP * K.topRows(s_end));
+                        dK.topRows(s_end).noalias() += s * (dP.transpose() * Q.middleRows(r0, rows));
+                    }
+                }
+            }
+        }
+    });
+    return g;
+}
+
+}  // namespace mod::cpu

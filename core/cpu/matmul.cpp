@@ -1,0 +1,108 @@
+#include "core/cpu/matmul.h"
+
+#include <Eigen/Core>
+#include <optional>
+
+#include "core/cpu/loops.h"
+
+namespace mod::cpu {
+
+namespace {
+
+template <typename T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using ConstMap = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
+template <typename T>
+using MutMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
+
+// How the last two dims of a tensor are laid out for GEMM: row-major with leading dim
+// `ld`, or column-major (a transposed view) with leading dim `ld`.
+struct MatrixLayout {
+    bool transposed = false;
+    int64_t ld = 0;
+};
+
+std::optional<MatrixLayout> gemm_layout(const Tensor& t) {
+    const int64_t r = t.shape()[t.dim() - 2], c = t.shape()[t.dim() - 1];
+    const int64_t sr = t.strides()[t.dim() - 2], sc = t.strides()[t.dim() - 1];
+    if ((sc == 1 || c == 1) && (sr >= std::max<int64_t>(c, 1) || r == 1)) return MatrixLayout{false, r == 1 ? c : sr};
+    if ((sr == 1 || r == 1) && (sc >= std::max<int64_t>(r, 1) || c == 1)) return MatrixLayout{true, c == 1 ? r : sc};
+    return std::nullopt;
+}
+
+// Products this small run one per thread over the batch instead of one threaded GEMM each.
+constexpr int64_t kSmallGemmFlops = int64_t(1) << 21;
+
+}  // namespace
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+    MutMap<T> c(C, M, N, Eigen::OuterStride<>(ldc));
+    if (K == 0) {
+        if (beta == T(0)) c.setZero();
+        return;
+    }
+    ConstMap<T> a(A, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
+    ConstMap<T> b(B, trans_b ? N : K, trans_b ? K : N, Eigen::OuterStride<>(ldb));
+    auto run = [&](const auto& opa, const auto& opb) {
+        if (beta == T(0)) {
+            c.noalias() = alpha * (opa * opb);
+        } else {
+            c.noalias() += alpha * (opa * opb);
+        }
+    };
+    if (!trans_a && !trans_b) run(a, b);
+    if (!trans_a && trans_b) run(a, b.transpose());
+    if (trans_a && !trans_b) run(a.transpose(), b);
+    if (trans_a && trans_b) run(a.transpose(), b.transpose());
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                          int64_t, float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                           int64_t, double, double*, int64_t);
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+    Tensor a = gemm_layout(a_in) ? a_in : a_in.contiguous();
+    Tensor b = gemm_layout(b_in) ? b_in : b_in.contiguous();
+    const int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1], N = b.shape()[b.dim() - 1];
+    const Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
+    const Shape batch = broadcast_shapes(batch_a, batch_b, "matmul");
+    const Strides sa = broadcast_strides(batch_a, Strides(a.strides().begin(), a.strides().end() - 2), batch);
+    const Strides sb = broadcast_strides(batch_b, Strides(b.strides().begin(), b.strides().end() - 2), batch);
+    Shape out_shape = batch;
+    out_shape.push_back(M);
+    out_shape.push_back(N);
+    Tensor out = Tensor::empty(out_shape, a.dtype());
+    const MatrixLayout la = *gemm_layout(a), lb = *gemm_layout(b);
+    const int64_t batches = shape_numel(batch);
+
+    dispatch_float(a.dtype(), "matmul", [&](auto z) {
+        using T = decltype(z);
+        const T* ap = a.data<T>();
+        const T* bp = b.data<T>();
+        T* op = out.data<T>();
+        auto one = [&](int64_t i) {
+            int64_t oa = 0, ob = 0, rem = i;
+            for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+                const int64_t idx = rem % batch[d];
+                rem /= batch[d];
+                oa += idx * sa[d];
+                ob += idx * sb[d];
+            }
+            gemm<T>(la.transposed, lb.transposed, M, N, K, T(1), ap + oa, la.ld, bp + ob, lb.ld, T(0),
+                    op + i * M * N, N);
+        };
+        if (batches > 1 && 2 * M * N * K < kSmallGemmFlops) {
+#pragma omp parallel for schedule(dynamic, 1)
+            for (int64_t i = 0; i < batches; ++i) one(i);
+        } else {
+            for (int64_t i = 0; i < batches; ++i) one(i);
+        }
+    });
+    return out;
+}
+
+}  // namespace mod::cpu

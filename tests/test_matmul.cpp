@@ -1,0 +1,80 @@
+// matmul against a naive triple loop, transposed operands without copies, broadcast batches.
+#include "core/matmul.h"
+#include "core/reduce.h"
+#include "testing.h"
+
+namespace mod {
+namespace {
+
+using testing::leaf;
+using V = const std::vector<Tensor>&;
+
+// Reference: plain loops in double over any strides.
+std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {
+    const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+    std::vector<double> av = a.to_vector<double>(), bv = b.to_vector<double>(), c(M * N, 0.0);
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j)
+            for (int64_t k = 0; k < K; ++k) c[i * N + j] += av[i * K + k] * bv[k * N + j];
+    return c;
+}
+
+void expect_near(const std::vector<double>& a, const std::vector<double>& b, double tol) {
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], tol) << "at " << i;
+}
+
+TEST(Matmul, MatchesNaiveLoopsForEveryLayout) {
+    Tensor a = leaf({37, 53}, 1).detach(), b = leaf({53, 29}, 2).detach();
+    std::vector<double> ref = naive_matmul(a, b);
+    expect_near(matmul(a, b).to_vector<double>(), ref, 1e-12);
+    Tensor at = a.transpose(0, 1).contiguous().transpose(0, 1);  // same values, column-major
+    Tensor bt = b.transpose(0, 1).contiguous().transpose(0, 1);
+    expect_near(matmul(at, b).to_vector<double>(), ref, 1e-12);
+    expect_near(matmul(a, bt).to_vector<double>(), ref, 1e-12);
+    expect_near(matmul(at, bt).to_vector<double>(), ref, 1e-12);
+    // A narrowed operand: row stride larger than its width.
+    Tensor wide = leaf({37, 60}, 3).detach();
+    Tensor narrow = wide.narrow(1, 2, 53);
+    expect_near(matmul(narrow, b).to_vector<double>(), naive_matmul(narrow.contiguous(), b), 1e-12);
+    // float32: within accumulated rounding of K=53 products.
+    expect_near(matmul(a.to(DType::F32), b.to(DType::F32)).to_vector<double>(), ref, 1e-4);
+}
+
+TEST(Matmul, BatchedAndBroadcast) {
+    Tensor a = leaf({2, 1, 4, 3}, 1).detach(), b = leaf({3, 3, 5}, 2).detach();
+    Tensor c = matmul(a, b);
+    EXPECT_EQ(c.shape(), (Shape{2, 3, 4, 5}));
+    for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < 3; ++j)
+            expect_near(c.select(0, i).select(0, j).to_vector<double>(),
+                        naive_matmul(a.select(0, i).select(0, 0), b.select(0, j)), 1e-12);
+    Tensor x = leaf({2, 7, 3}, 3).detach(), w = leaf({3, 4}, 4).detach();
+    Tensor y = matmul(x, w);
+    EXPECT_EQ(y.shape(), (Shape{2, 7, 4}));
+    expect_near(y.select(0, 1).to_vector<double>(), naive_matmul(x.select(0, 1), w), 1e-12);
+}
+
+TEST(Matmul, Gradients) {
+    EXPECT_GRADCHECK([](V x) { return matmul(x[0], x[1]); }, {leaf({3, 4}, 1), leaf({4, 2}, 2)});
+    EXPECT_GRADCHECK([](V x) { return matmul(x[0], x[1]); },
+                     {testing::transposed_leaf({3, 4}, 3), testing::transposed_leaf({4, 2}, 4)});
+    EXPECT_GRADCHECK([](V x) { return matmul(x[0], x[1]); }, {leaf({2, 1, 3, 4}, 5), leaf({3, 4, 2}, 6)});
+    EXPECT_GRADCHECK([](V x) { return matmul(x[0], x[1]); }, {leaf({2, 3, 4}, 7), leaf({4, 5}, 8)});
+    EXPECT_GRADCHECK([](V x) { return matmul(x[0], x[1].transpose(0, 1)); }, {leaf({2, 3, 4}, 9), leaf({5, 4}, 10)});
+}
+
+TEST(Matmul, ShapeAndDtypeErrors) {
+    try {
+        matmul(Tensor::zeros({2, 3}), Tensor::zeros({4, 5}));
+        FAIL();
+    } catch (const ShapeError& e) {
+        EXPECT_STREQ(e.what(), "[matmul] a.shape[-1] == b.shape[-2] expected, got (2,3) and (4,5)");
+    }
+    EXPECT_THROW(matmul(Tensor::zeros({3}), Tensor::zeros({3, 2})), ShapeError);
+    EXPECT_THROW(matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 2})), ShapeError);
+    EXPECT_THROW(matmul(Tensor::zeros({2, 3}), Tensor::zeros({3, 2}, DType::F64)), DTypeError);
+}
+
+}  // namespace
+}  // namespace mod
