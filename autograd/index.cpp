@@ -57,6 +57,35 @@ Tensor index_select_impl(const Tensor& x, int64_t dim, const Tensor& index, cons
     return out3.view(out_shape);
 }
 
+Tensor index_add_impl(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+    const char* op = "index_add";
+    check_float(x, op);
+    check_float(src, op);
+    dim = normalize_dim(dim, x.dim(), op);
+    check_defined(index, op, "index");
+    MOD_CHECK(index.dim() == 1, ShapeError, op, "a 1-D index expected, got ", shape_str(index.shape()));
+    Shape want = x.shape();
+    want[dim] = index.numel();
+    MOD_CHECK(src.shape() == want, ShapeError, op, "src of shape ", shape_str(want), " expected, got ",
+              shape_str(src.shape()));
+    MOD_CHECK(src.dtype() == x.dtype(), DTypeError, op, "src of dtype ", dtype_name(x.dtype()), " expected, got ",
+              dtype_name(src.dtype()));
+    const Shape x3 = around(x.shape(), dim);
+    Tensor idx = checked_index(index, x3[1], op);
+    Tensor src3 = src.contiguous().reshape(around(src.shape(), dim));
+    Tensor out = x.detach().contiguous().reshape(x3).clone();
+    cpu::index_add(out, idx, src3);
+    // d x = g; d src = index_select(g) at the rows it was added to.
+    record(op, out, {x.reshape(x3), src3}, [idx](const Tensor& g, const Node& node) -> TensorList {
+        TensorList grads(2);
+        Tensor gc = g.contiguous();
+        if (node.needs_input_grad(0)) grads[0] = gc;
+        if (node.needs_input_grad(1)) grads[1] = cpu::index_select(gc, idx);
+        return grads;
+    });
+    return out.view(x.shape());
+}
+
 void check_index_shape(const Tensor& x, const Tensor& index, int64_t dim, const char* op) {
     bool ok = index.dim() == x.dim();
     for (int64_t d = 0; ok && d < x.dim(); ++d) ok = d == dim || index.size(d) == x.size(d);
@@ -82,6 +111,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     check_defined(index, "index_select", "index");
     MOD_CHECK(index.dim() == 1, ShapeError, "index_select", "a 1-D index expected, got ", shape_str(index.shape()));
     return index_select_impl(x, dim, index, "index_select");
+}
+
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+    return index_add_impl(x, dim, index, src);
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {

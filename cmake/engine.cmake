@@ -1,38 +1,8 @@
 # The engine library: core (tensors, CPU kernels), autograd, and the CUDA backend or its stubs.
-set(MOD_ENGINE_SOURCES
-    core/allocator.cpp
-    core/device.cpp
-    core/dtype.cpp
-    core/print.cpp
-    core/random.cpp
-    core/shape.cpp
-    core/storage.cpp
-    core/tensor.cpp
-    core/cpu/attention.cpp
-    core/cpu/conv.cpp
-    core/cpu/copy.cpp
-    core/cpu/elementwise.cpp
-    core/cpu/index.cpp
-    core/cpu/loss.cpp
-    core/cpu/matmul.cpp
-    core/cpu/norm.cpp
-    core/cpu/reduce.cpp
-    core/cpu/softmax.cpp
-    autograd/attention.cpp
-    autograd/conv.cpp
-    autograd/elementwise.cpp
-    autograd/engine.cpp
-    autograd/grad_mode.cpp
-    autograd/gradcheck.cpp
-    autograd/index.cpp
-    autograd/loss.cpp
-    autograd/matmul.cpp
-    autograd/node.cpp
-    autograd/norm.cpp
-    autograd/reduce.cpp
-    autograd/softmax.cpp
-    autograd/view.cpp
-)
+# Every .cpp of the engine folders belongs to the library: a new op family or module is
+# picked up without editing this list.
+file(GLOB MOD_ENGINE_SOURCES CONFIGURE_DEPENDS
+    core/*.cpp core/cpu/*.cpp autograd/*.cpp nn/*.cpp models/*.cpp)
 if(MOD_WITH_CUDA)
     list(APPEND MOD_ENGINE_SOURCES cuda/memory.cu)
 else()
@@ -46,8 +16,11 @@ target_include_directories(llavamod PUBLIC
     $<INSTALL_INTERFACE:include/llavamod>
     $<INSTALL_INTERFACE:include>)
 target_compile_features(llavamod PUBLIC cxx_std_17)
-# Eigen is header-only and used in .cpp files only: users of the installed library never need it.
-target_link_libraries(llavamod PUBLIC OpenMP::OpenMP_CXX PRIVATE $<BUILD_INTERFACE:Eigen3::Eigen> $<BUILD_INTERFACE:mod_warnings>)
+# Eigen and nlohmann-json are header-only and used in .cpp files only: users of the
+# installed library never need them.
+target_link_libraries(llavamod PUBLIC OpenMP::OpenMP_CXX
+    PRIVATE $<BUILD_INTERFACE:Eigen3::Eigen> $<BUILD_INTERFACE:nlohmann_json::nlohmann_json>
+            $<BUILD_INTERFACE:mod_warnings>)
 if(MOD_WITH_CUDA)
     target_link_libraries(llavamod PUBLIC CUDA::cudart)
     target_compile_definitions(llavamod PUBLIC MOD_WITH_CUDA=1)

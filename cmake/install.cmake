@@ -7,7 +7,7 @@ install(TARGETS llavamod EXPORT llavamodTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES llavamod.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/llavamod)
-foreach(dir core core/cpu autograd cuda)
+foreach(dir core core/cpu autograd cuda nn models)
     file(GLOB headers ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*.h)
     install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/llavamod/${dir})
 endforeach()

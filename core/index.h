@@ -13,6 +13,10 @@ namespace mod {
 Tensor embedding(const Tensor& weight, const Tensor& ids);
 // x (..., n, ...) along dim, index (m,) -> (..., m, ...).
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+// out = x, then out[..., index[j], ...] += src[..., j, ...] along dim; index (m,), src has
+// x's shape with m along dim. The inverse of index_select: MoE combines expert outputs
+// with it, and the MLLM places image features at their positions.
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 // out[..., j, ...] = x[..., index[..., j, ...], ...] along dim; index has x's shape except
 // along dim (any length there); out has index's shape.
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);

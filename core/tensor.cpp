@@ -148,6 +148,16 @@ Tensor& Tensor::copy_(const Tensor& src) {
     return *this;
 }
 
+void Tensor::set_data(const Tensor& src) const {
+    check_defined(src, "set_data", "src");
+    impl_->storage = src.storage();
+    impl_->shape = src.shape();
+    impl_->strides = src.strides();
+    impl_->offset = src.offset();
+    impl_->dtype = src.dtype();
+    impl_->autograd.grad = Tensor();
+}
+
 Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset) {
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = base.storage();

@@ -82,6 +82,9 @@ public:
     Tensor& fill_(double value);
     Tensor& zero_() { return fill_(0.0); }
     Tensor& copy_(const Tensor& src);  // src broadcasts to this shape; dtype converts
+    // Makes every handle of this tensor see src's data, shape and dtype (src is not copied):
+    // how a module converts its parameters to another dtype or device in place.
+    void set_data(const Tensor& src) const;
 
     // --- autograd ---
     bool requires_grad() const;

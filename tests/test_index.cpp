@@ -37,6 +37,18 @@ TEST(Index, IndexSelectAnyDim) {
                      {testing::transposed_leaf({4, 2}, 2)});
 }
 
+TEST(Index, IndexAddIsTheInverseOfIndexSelect) {
+    Tensor x = Tensor::zeros({3, 2}, DType::F64);
+    Tensor src = Tensor::from_vector<double>({1, 2, 3, 4, 5, 6}, {3, 2});
+    Tensor idx = Tensor::from_vector<int64_t>({2, 0, 2}, {3});
+    EXPECT_EQ(index_add(x, 0, idx, src).to_vector<double>(), (std::vector<double>{3, 4, 0, 0, 6, 8}));
+    EXPECT_GRADCHECK([&](V in) { return index_add(in[0], 0, idx, in[1]); }, {leaf({3, 2}, 1), leaf({3, 2}, 2)});
+    EXPECT_GRADCHECK([&](V in) { return index_add(in[0], 1, idx, in[1]); },
+                     {testing::transposed_leaf({2, 3}, 3), leaf({2, 3}, 4)});
+    EXPECT_THROW(index_add(x, 0, idx, Tensor::zeros({2, 2}, DType::F64)), ShapeError);
+    EXPECT_THROW(index_add(x, 0, Tensor::from_vector<int64_t>({0, 0, 3}, {3}), src), ValueError);
+}
+
 TEST(Index, GatherAndScatterAdd) {
     Tensor x = Tensor::from_vector<double>({1, 2, 3, 4, 5, 6}, {2, 3});
     Tensor idx = Tensor::from_vector<int64_t>({2, 2, 0, 1}, {2, 2});

@@ -1,0 +1,32 @@
+#include "nn/linear.h"
+
+#include "core/elementwise.h"
+#include "core/index.h"
+#include "core/matmul.h"
+
+namespace mod::nn {
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias, Generator& gen, double init_std) {
+    Tensor w = Tensor::empty({out_features, in_features});
+    normal_(w, 0.0, init_std, gen);
+    weight = register_parameter("weight", w);
+    if (has_bias) bias = register_parameter("bias", Tensor::zeros({out_features}));
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+    MOD_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), ShapeError, "linear", "input (..., ", weight.size(1),
+              ") expected, got ", shape_str(x.shape()));
+    Tensor y = matmul(x.dim() == 1 ? x.unsqueeze(0) : x, weight.transpose(0, 1));  // W^T is a view: no copy
+    if (x.dim() == 1) y = y.squeeze(0);
+    return bias.defined() ? y + bias : y;
+}
+
+Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, double init_std) {
+    Tensor w = Tensor::empty({num, dim});
+    normal_(w, 0.0, init_std, gen);
+    weight = register_parameter("weight", w);
+}
+
+Tensor Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }
+
+}  // namespace mod::nn

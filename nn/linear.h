@@ -1,0 +1,29 @@
+// Linear and Embedding layers.
+#pragma once
+
+#include "core/random.h"
+#include "nn/module.h"
+
+namespace mod::nn {
+
+// y = x W^T + b; weight (out, in), bias (out,) optional. x (..., in) -> (..., out).
+class Linear : public Module {
+public:
+    // Weights ~ Normal(0, init_std), bias 0 (the initialisation of Qwen2 and CLIP in HF).
+    Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen, double init_std = 0.02);
+    Tensor forward(const Tensor& x) const;
+
+    Tensor weight;
+    Tensor bias;  // undefined without bias
+};
+
+// Rows of weight (num, dim) looked up by integer ids (...) -> (..., dim).
+class Embedding : public Module {
+public:
+    Embedding(int64_t num, int64_t dim, Generator& gen, double init_std = 0.02);
+    Tensor forward(const Tensor& ids) const;
+
+    Tensor weight;
+};
+
+}  // namespace mod::nn
