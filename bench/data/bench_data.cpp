@@ -47,7 +47,9 @@ int main(int argc, char** argv) {
             std::printf("make_world: %lld images in %.2f s\n", static_cast<long long>(w.images), seconds_since(t0));
         }
         const std::vector<std::string> files = {world + "/train/general.json", world + "/train/multitask.json"};
+        auto t0 = std::chrono::steady_clock::now();
         const std::vector<data::Sample> samples = data::load_conversations(files, {});
+        std::printf("load_conversations: %zu samples in %.3f s\n", samples.size(), seconds_since(t0));
 
         // Tokenizer: train on the rendered conversations, then time encoding them.
         const data::ChatTemplate chat;
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
         for (const std::string& t : corpus) counter.add(t);
         const text::Tokenizer tok = text::train_bpe(counter, tc);
         size_t bytes = 0, tokens = 0;
-        auto t0 = std::chrono::steady_clock::now();
+        t0 = std::chrono::steady_clock::now();
         for (const std::string& t : corpus) {
             tokens += tok.encode(t).size();
             bytes += t.size();

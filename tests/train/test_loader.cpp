@@ -1,0 +1,276 @@
+// The batching loader: labels cover exactly the answers and their <|endoftext|> (hand-written
+// samples on a byte-level tokenizer without merges, so every expected id is one byte), right
+// padding, <image> expansion, seeded shuffling, images, bad samples and skip_bad.
+#include "data/errors.h"
+#include "data/image_io.h"
+#include "data/loader.h"
+#include "data/world.h"
+#include "temp_dir.h"
+#include "text/train_bpe.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+namespace {
+
+using namespace mod::data;
+using mod::test::TempDir;
+using mod::text::Tokenizer;
+
+// 256 byte tokens + <|endoftext|> (256), <image> (257), <|pad|> (258).
+Tokenizer bytes_tokenizer() {
+    mod::text::BpeTrainConfig c;
+    c.vocab_size = 259;
+    return mod::text::train_bpe(mod::text::WordCounter(c), c);
+}
+
+Sample sample(const std::string& id, const std::string& image, std::vector<Message> messages) {
+    return Sample{id, image, std::move(messages), {}};
+}
+
+LoaderConfig small_config() {
+    LoaderConfig c;
+    c.batch_size = 2;
+    c.shuffle = false;
+    c.sequence.image_tokens = 3;
+    c.sequence.chat.system = "S";
+    c.image.size = 8;
+    return c;
+}
+
+// The text of the labelled tokens, with -100 runs shown as "|".
+std::string labelled_text(const Tokenizer& tok, const Batch& b, int64_t row) {
+    std::string out;
+    bool in_gap = true;
+    for (int64_t t = 0; t < b.lengths[row]; ++t) {
+        const int64_t l = b.labels[row * b.T + t];
+        if (l == kIgnore) {
+            if (!in_gap) out += "|";
+            in_gap = true;
+            continue;
+        }
+        EXPECT_EQ(l, b.ids[row * b.T + t]) << "labels are the ids themselves (unshifted)";
+        out += tok.decode({static_cast<int32_t>(l)});
+        in_gap = false;
+    }
+    return out;
+}
+
+std::string write_png_file(const TempDir& dir, const std::string& name, uint8_t value) {
+    ImageRgb img(8, 8);
+    for (uint8_t& v : img.pixels) v = value;
+    write_png(dir.str(name), img);
+    return dir.str(name);
+}
+
+TEST(Loader, LabelsCoverExactlyTheAnswers) {
+    const Tokenizer tok = bytes_tokenizer();
+    TempDir dir;
+    const std::string png = write_png_file(dir, "a.png", 100);
+    std::vector<Sample> samples = {
+        sample("one", png, {{Role::human, "<image>\nHi"}, {Role::gpt, "ok"}}),
+        sample("two", "", {{Role::human, "A?"}, {Role::gpt, "b"}, {Role::human, "C?"}, {Role::gpt, "dd"}}),
+    };
+    Loader loader(samples, tok, small_config());
+    const std::optional<Batch> b = loader.next();
+    ASSERT_TRUE(b);
+    ASSERT_EQ(b->B, 2);
+
+    // Row 0: "S USER: " <image>x3 "\nHi ASSISTANT:" " ok" <|endoftext|>.
+    const std::string prompt0 = "S USER: ";
+    const std::string rest0 = "\nHi ASSISTANT:";
+    EXPECT_EQ(b->lengths[0], static_cast<int64_t>(prompt0.size() + 3 + rest0.size() + 3 + 1));
+    EXPECT_EQ(b->image_pos[0], static_cast<int64_t>(prompt0.size()));
+    for (int64_t k = 0; k < 3; ++k) {
+        EXPECT_EQ(b->ids[b->image_pos[0] + k], 257);
+        EXPECT_EQ(b->labels[b->image_pos[0] + k], kIgnore);
+    }
+    EXPECT_EQ(labelled_text(tok, *b, 0), " ok<|endoftext|>");
+    // The labelled positions are exactly the last four.
+    for (int64_t t = 0; t < b->lengths[0]; ++t) {
+        EXPECT_EQ(b->labels[t] != kIgnore, t >= b->lengths[0] - 4) << t;
+    }
+
+    // Row 1: two turns, no image.
+    EXPECT_EQ(b->image_pos[1], -1);
+    EXPECT_EQ(labelled_text(tok, *b, 1), " b<|endoftext|>| dd<|endoftext|>");
+    const std::string text1 = "S USER: A? ASSISTANT: b<|endoftext|>USER: C? ASSISTANT: dd<|endoftext|>";
+    EXPECT_EQ(tok.decode(std::vector<int32_t>(b->ids.begin() + b->T, b->ids.begin() + b->T + b->lengths[1])), text1);
+
+    // Right padding: pad id and ignored labels after each row's length.
+    for (int64_t r = 0; r < 2; ++r) {
+        for (int64_t t = b->lengths[r]; t < b->T; ++t) {
+            EXPECT_EQ(b->ids[r * b->T + t], 258);
+            EXPECT_EQ(b->labels[r * b->T + t], kIgnore);
+        }
+    }
+    EXPECT_EQ(b->T, std::max(b->lengths[0], b->lengths[1]));
+    EXPECT_FALSE(loader.next());  // end of epoch
+}
+
+TEST(Loader, PixelsArePreprocessedImagesAndZerosForText) {
+    const Tokenizer tok = bytes_tokenizer();
+    TempDir dir;
+    const std::string png = write_png_file(dir, "a.png", 100);
+    Loader loader({sample("img", png, {{Role::human, "<image>\nQ"}, {Role::gpt, "A"}}),
+                   sample("txt", "", {{Role::human, "Q"}, {Role::gpt, "A"}})},
+                  tok, small_config());
+    const Batch b = *loader.next();
+    std::vector<float> expected(3 * 64);
+    preprocess_image(read_image(png), small_config().image, expected.data());
+    EXPECT_EQ(std::vector<float>(b.pixels.begin(), b.pixels.begin() + 192), expected);
+    EXPECT_EQ(std::vector<float>(b.pixels.begin() + 192, b.pixels.end()), std::vector<float>(192, 0.0f));
+}
+
+std::vector<std::string> epoch_ids(Loader& loader) {
+    std::vector<std::string> ids;
+    while (std::optional<Batch> b = loader.next()) ids.insert(ids.end(), b->sample_ids.begin(), b->sample_ids.end());
+    return ids;
+}
+
+TEST(Loader, ShufflesWithTheSeedEveryEpoch) {
+    const Tokenizer tok = bytes_tokenizer();
+    std::vector<Sample> samples;
+    for (int i = 0; i < 20; ++i) samples.push_back(sample(std::to_string(i), "", {{Role::human, "Q"}, {Role::gpt, "A"}}));
+    LoaderConfig c = small_config();
+    c.shuffle = true;
+    c.batch_size = 3;
+    c.seed = 5;
+    Loader a(samples, tok, c), b(samples, tok, c);
+    c.seed = 6;
+    Loader other(samples, tok, c);
+    const std::vector<std::string> a1 = epoch_ids(a), a2 = epoch_ids(a);
+    EXPECT_EQ(a1, epoch_ids(b));
+    EXPECT_NE(a1, epoch_ids(other));
+    EXPECT_NE(a1, a2);  // reshuffled each epoch
+    EXPECT_EQ(std::set<std::string>(a1.begin(), a1.end()).size(), 20u);  // every sample once
+    EXPECT_EQ(a2.size(), 20u);
+}
+
+TEST(Loader, DropLastDropsTheShortBatch) {
+    const Tokenizer tok = bytes_tokenizer();
+    std::vector<Sample> samples;
+    for (int i = 0; i < 5; ++i) samples.push_back(sample(std::to_string(i), "", {{Role::human, "Q"}, {Role::gpt, "A"}}));
+    LoaderConfig c = small_config();
+    c.drop_last = true;
+    Loader loader(samples, tok, c);
+    EXPECT_EQ(epoch_ids(loader).size(), 4u);
+}
+
+TEST(Loader, MissingImageNamesSampleAndPath) {
+    const Tokenizer tok = bytes_tokenizer();
+    Loader loader({sample("s42", "/nowhere/x.png", {{Role::human, "<image>\nQ"}, {Role::gpt, "A"}})}, tok, small_config());
+    try {
+        loader.next();
+        FAIL() << "no error";
+    } catch (const ImageError& e) {
+        EXPECT_NE(std::string(e.what()).find("[Loader] sample \"s42\" (image /nowhere/x.png): [read_image] /nowhere/x.png: cannot open"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(loader.next(), ImageError);  // stays failed rather than hanging
+}
+
+TEST(Loader, UndecodableImageNamesSampleAndPath) {
+    const Tokenizer tok = bytes_tokenizer();
+    TempDir dir;
+    std::ofstream(dir.str("bad.png")) << "\x89PNG\r\n\x1a\ngarbage";
+    Loader loader({sample("s7", dir.str("bad.png"), {{Role::human, "<image>\nQ"}, {Role::gpt, "A"}})}, tok, small_config());
+    try {
+        loader.next();
+        FAIL() << "no error";
+    } catch (const ImageError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("sample \"s7\""), std::string::npos) << what;
+        EXPECT_NE(what.find(dir.str("bad.png") + ": bad PNG"), std::string::npos) << what;
+    }
+}
+
+TEST(Loader, NoAnswerWithinMaxLenIsAnError) {
+    const Tokenizer tok = bytes_tokenizer();
+    LoaderConfig c = small_config();
+    c.sequence.max_len = 10;
+    Loader loader({sample("long", "", {{Role::human, "a long question"}, {Role::gpt, "A"}})}, tok, c);
+    try {
+        loader.next();
+        FAIL() << "no error";
+    } catch (const DataError& e) {
+        EXPECT_EQ(std::string(e.what()), "[Loader] sample \"long\": [build_sequence] no answer token within max_len=10");
+    }
+}
+
+TEST(Loader, SkipBadCountsAndKeepsBatchesFull) {
+    const Tokenizer tok = bytes_tokenizer();
+    TempDir dir;
+    const std::string good = write_png_file(dir, "g.png", 50);
+    std::ofstream(dir.str("bad.jpg")) << "\xff\xd8\xff garbage";
+    std::vector<Sample> samples;
+    for (int i = 0; i < 6; ++i) {
+        const std::string image = i == 1 ? "/missing.png" : i == 4 ? dir.str("bad.jpg") : good;
+        samples.push_back(sample("s" + std::to_string(i), image, {{Role::human, "<image>\nQ"}, {Role::gpt, "A"}}));
+    }
+    LoaderConfig c = small_config();
+    c.skip_bad = true;
+    Loader loader(samples, tok, c);
+    std::vector<int64_t> sizes;
+    std::vector<std::string> ids;
+    while (std::optional<Batch> b = loader.next()) {
+        sizes.push_back(b->B);
+        ids.insert(ids.end(), b->sample_ids.begin(), b->sample_ids.end());
+    }
+    EXPECT_EQ(sizes, (std::vector<int64_t>{2, 2}));
+    EXPECT_EQ(ids, (std::vector<std::string>{"s0", "s2", "s3", "s5"}));
+    EXPECT_EQ(loader.skipped(), 2);
+    EXPECT_NE(loader.last_skip_reason().find("sample \"s4\""), std::string::npos) << loader.last_skip_reason();
+}
+
+TEST(Loader, PreferenceBatchesHoldChosenThenRejected) {
+    const Tokenizer tok = bytes_tokenizer();
+    std::vector<Sample> pairs;
+    for (int i = 0; i < 2; ++i) {
+        Sample s = sample("p" + std::to_string(i), "", {{Role::human, "Q"}, {Role::gpt, "yes"}});
+        s.rejected = {{Role::human, "Q"}, {Role::gpt, "no"}};
+        pairs.push_back(s);
+    }
+    Loader loader(pairs, tok, small_config());
+    const Batch b = *loader.next();
+    EXPECT_TRUE(b.preference);
+    ASSERT_EQ(b.B, 4);
+    EXPECT_EQ(b.sample_ids, (std::vector<std::string>{"p0", "p1", "p0", "p1"}));
+    EXPECT_EQ(labelled_text(tok, b, 0), " yes<|endoftext|>");
+    EXPECT_EQ(labelled_text(tok, b, 3), " no<|endoftext|>");
+}
+
+TEST(Loader, MixingPairsAndConversationsIsAnError) {
+    const Tokenizer tok = bytes_tokenizer();
+    Sample pair = sample("p", "", {{Role::human, "Q"}, {Role::gpt, "A"}});
+    pair.rejected = pair.messages;
+    EXPECT_THROW(Loader({pair, sample("c", "", {{Role::human, "Q"}, {Role::gpt, "A"}})}, tok, small_config()), DataError);
+}
+
+TEST(Loader, FeedsTheWholeWorld) {
+    TempDir dir;
+    WorldConfig w;
+    w.out = dir.str();
+    w.images = 40;
+    w.test_images = 0;
+    w.preference_pairs = 10;
+    write_world(w);
+    const Tokenizer tok = bytes_tokenizer();
+    LoaderConfig c;
+    c.batch_size = 8;
+    Loader loader(load_conversations({dir.str("train/general.json"), dir.str("train/multitask.json")}, {}), tok, c);
+    int64_t rows = 0;
+    while (std::optional<Batch> b = loader.next()) {
+        rows += b->B;
+        for (int64_t r = 0; r < b->B; ++r) EXPECT_GE(b->image_pos[r], 0);
+    }
+    EXPECT_EQ(rows, 120);
+    EXPECT_EQ(loader.skipped(), 0);
+    Loader prefs(load_preferences({dir.str("train/preference.json")}, {}), tok, c);
+    EXPECT_EQ(prefs.next()->B, 16);
+}
+
+}  // namespace

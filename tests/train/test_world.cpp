@@ -1,0 +1,215 @@
+// The world generator: byte-identical output per seed, every answer true of its scene (re-derived
+// by world_truth.cpp), and rendered pixels that agree with the stored scene.
+#include "data/image_io.h"
+#include "data/world.h"
+#include "temp_dir.h"
+#include "world_truth.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+namespace {
+
+namespace fs = std::filesystem;
+using mod::test::TempDir;
+
+mod::data::WorldConfig small_world(const std::string& out, uint64_t seed) {
+    mod::data::WorldConfig c;
+    c.out = out;
+    c.seed = seed;
+    c.images = 300;
+    c.test_images = 60;
+    c.preference_pairs = 300;
+    c.images_per_folder = 100;
+    return c;
+}
+
+// FNV-1a over every file's relative path and bytes, in sorted path order.
+uint64_t hash_tree(const fs::path& root) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+        if (e.is_regular_file()) files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&](const std::string& bytes) {
+        for (unsigned char ch : bytes) h = (h ^ ch) * 1099511628211ULL;
+    };
+    for (const fs::path& f : files) {
+        mix(fs::relative(f, root).generic_string());
+        std::ifstream in(f, std::ios::binary);
+        mix(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+    }
+    return h;
+}
+
+nlohmann::json read_json(const fs::path& p) {
+    std::ifstream f(p);
+    return nlohmann::json::parse(f);
+}
+
+TEST(World, SameSeedGivesByteIdenticalFiles) {
+    TempDir a, b, c;
+    mod::data::write_world(small_world(a.str(), 7));
+    mod::data::write_world(small_world(b.str(), 7));
+    mod::data::write_world(small_world(c.str(), 8));
+    EXPECT_EQ(hash_tree(a.path()), hash_tree(b.path()));
+    EXPECT_NE(hash_tree(a.path()), hash_tree(c.path()));
+}
+
+class WorldTruth : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = std::make_unique<TempDir>();
+        mod::data::write_world(small_world(dir_->str(), 3));
+        train_ = mod::test::read_scenes(dir_->str("train/scenes.jsonl"));
+        test_ = mod::test::read_scenes(dir_->str("test/scenes.jsonl"));
+    }
+    static void TearDownTestSuite() { dir_.reset(); }
+
+    // Checks each (human, gpt) pair of a conversation; returns the number of answers checked.
+    static int check_conversation(const nlohmann::json& convs, const mod::data::Scene& scene, const std::string& id) {
+        int checked = 0;
+        for (size_t i = 0; i + 1 < convs.size(); i += 2) {
+            const std::string err = mod::test::check_answer(scene, convs[i]["value"], convs[i + 1]["value"]);
+            EXPECT_EQ(err, "") << id;
+            ++checked;
+        }
+        return checked;
+    }
+
+    static int check_file(const std::string& rel, const std::map<std::string, mod::data::Scene>& scenes) {
+        int checked = 0;
+        for (const auto& sample : read_json(dir_->path() / rel)) {
+            checked += check_conversation(sample["conversations"], scenes.at(sample["image"]), sample["id"]);
+        }
+        return checked;
+    }
+
+    static inline std::unique_ptr<TempDir> dir_;
+    static inline std::map<std::string, mod::data::Scene> train_, test_;
+};
+
+TEST_F(WorldTruth, GeneralAnswersAreTrue) { EXPECT_GT(check_file("train/general.json", train_), 300); }
+
+TEST_F(WorldTruth, MultitaskAnswersAreTrue) { EXPECT_EQ(check_file("train/multitask.json", train_), 600); }
+
+TEST_F(WorldTruth, TestVqaAndPopeAnswersAreTrue) {
+    EXPECT_EQ(check_file("test/vqa.json", test_), 180);
+    for (const char* s : {"random", "popular", "adversarial"}) {
+        EXPECT_GT(check_file(std::string("test/pope_") + s + ".json", test_), 60) << s;
+    }
+}
+
+TEST(World, CrowdedScenesStayTrue) {
+    // Up to 8 shapes: scenes can hold every shape kind, which negatives must survive.
+    TempDir dir;
+    mod::data::WorldConfig c = small_world(dir.str(), 11);
+    c.max_objects = 8;
+    c.images = 150;
+    c.test_images = 0;
+    c.preference_pairs = 150;
+    mod::data::write_world(c);
+    const auto scenes = mod::test::read_scenes(dir.str("train/scenes.jsonl"));
+    for (const char* file : {"train/general.json", "train/multitask.json"}) {
+        for (const auto& sample : read_json(dir.path() / file)) {
+            const auto& convs = sample["conversations"];
+            for (size_t i = 0; i + 1 < convs.size(); i += 2) {
+                EXPECT_EQ(mod::test::check_answer(scenes.at(sample["image"]), convs[i]["value"], convs[i + 1]["value"]), "")
+                    << sample["id"];
+            }
+        }
+    }
+    for (const auto& pair : read_json(dir.path() / "train/preference.json")) {
+        const auto& scene = scenes.at(pair["image"]);
+        EXPECT_EQ(mod::test::check_answer(scene, pair["chosen"][0]["value"], pair["chosen"][1]["value"]), "");
+        EXPECT_NE(mod::test::check_answer(scene, pair["rejected"][0]["value"], pair["rejected"][1]["value"]), "");
+    }
+}
+
+TEST_F(WorldTruth, EveryTaskTypeIsPresent) {
+    std::map<std::string, int> tasks;
+    for (const auto& sample : read_json(dir_->path() / "train/multitask.json")) ++tasks[sample["task"]];
+    for (const char* t : {"color", "shape", "count", "position", "relation", "text", "existence"}) {
+        EXPECT_GT(tasks[t], 10) << t;
+    }
+}
+
+TEST_F(WorldTruth, PreferenceChosenTrueRejectedFalse) {
+    int pairs = 0;
+    for (const auto& pair : read_json(dir_->path() / "train/preference.json")) {
+        const mod::data::Scene& scene = train_.at(pair["image"]);
+        const std::string question = pair["chosen"][0]["value"];
+        EXPECT_EQ(pair["rejected"][0]["value"], question);
+        EXPECT_EQ(mod::test::check_answer(scene, question, pair["chosen"][1]["value"]), "") << pair["id"];
+        EXPECT_NE(mod::test::check_answer(scene, question, pair["rejected"][1]["value"]), "") << pair["id"];
+        ++pairs;
+    }
+    EXPECT_EQ(pairs, 300);
+}
+
+TEST_F(WorldTruth, ChairObjectsMatchScene) {
+    for (const auto& entry : read_json(dir_->path() / "test/chair.json")) {
+        const mod::data::Scene scene = mod::data::scene_from_json(entry["scene"], "chair.json");
+        std::vector<std::string> objects;
+        for (const mod::data::Object* o : mod::data::shape_objects(scene)) objects.push_back(mod::data::shape_name(o->shape));
+        EXPECT_EQ(entry["objects"].get<std::vector<std::string>>(), objects);
+        EXPECT_EQ(scene_to_json(scene).dump(), scene_to_json(test_.at(entry["image"])).dump());
+    }
+}
+
+TEST_F(WorldTruth, PopeNegativesFollowTheirStrategy) {
+    // Statistics of the training scenes, computed here: scenes containing each shape, and pairs.
+    std::map<std::string, double> freq;
+    std::map<std::pair<std::string, std::string>, double> co;
+    for (const auto& [rel, scene] : train_) {
+        std::set<std::string> present;
+        for (const mod::data::Object* o : mod::data::shape_objects(scene)) present.insert(mod::data::shape_name(o->shape));
+        for (const std::string& a : present) {
+            freq[a] += 1;
+            for (const std::string& b : present) co[{a, b}] += a != b;
+        }
+    }
+    // Mean popularity and co-occurrence score of the negatives of each strategy.
+    auto mean_scores = [&](const char* strategy) {
+        double pop = 0, adv = 0;
+        int n = 0;
+        for (const auto& probe : read_json(dir_->path() / (std::string("test/pope_") + strategy + ".json"))) {
+            if (probe["conversations"][1]["value"] != "no") continue;
+            const std::string object = probe["object"];
+            pop += freq[object];
+            for (const mod::data::Object* o : mod::data::shape_objects(test_.at(probe["image"]))) {
+                adv += co[{mod::data::shape_name(o->shape), object}];
+            }
+            ++n;
+        }
+        return std::make_pair(pop / n, adv / n);
+    };
+    const auto random = mean_scores("random");
+    EXPECT_GT(mean_scores("popular").first, random.first);
+    EXPECT_GT(mean_scores("adversarial").second, random.second);
+}
+
+TEST_F(WorldTruth, PixelsAgreeWithScene) {
+    // The centre pixel of every filled shape has the shape's colour (rings are hollow, text is thin).
+    int checked = 0;
+    for (const auto& [rel, scene] : train_) {
+        const mod::data::ImageRgb img = mod::data::read_image(dir_->str("train/" + rel));
+        ASSERT_EQ(img.width, 64);
+        const int cell = img.width / mod::data::kGrid, margin = (img.width - cell * mod::data::kGrid) / 2;
+        for (const mod::data::Object& o : scene.objects) {
+            if (o.shape == mod::data::Shape::ring || o.shape == mod::data::Shape::text) continue;
+            const uint8_t* p = img.at(margin + o.col * cell + cell / 2, margin + o.row * cell + cell / 2);
+            const auto rgb = mod::data::colour_rgb(o.colour);
+            EXPECT_TRUE(p[0] == rgb[0] && p[1] == rgb[1] && p[2] == rgb[2]) << rel << " " << mod::data::shape_name(o.shape);
+            ++checked;
+        }
+    }
+    EXPECT_GT(checked, 500);
+}
+
+}  // namespace

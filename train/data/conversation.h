@@ -1,0 +1,62 @@
+// LLaVA-format samples in memory, and their loading from JSON (METHOD.md §3):
+//   conversations: [{"id", "image"?, "conversations": [{"from": "human"|"gpt", "value"}, ...]}, ...]
+//   preference:    [{"id", "image"?, "chosen": [human, gpt], "rejected": [human, gpt]}, ...]
+// A sample with an image but no <image> tag gets one before its first message, as LLaVA does.
+// Files are streamed (one sample in memory while parsing). Errors are JsonError naming the file,
+// line and column and the sample id; with skip_bad a bad sample is counted and left out instead.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mod::data {
+
+enum class Role { human, gpt };
+
+struct Message {
+    Role role;
+    std::string value;
+};
+
+// One training example: a conversation, or a preference pair (then `rejected` holds the same
+// prompt turns with the rejected final answer, and `messages` the chosen one).
+struct Sample {
+    std::string id;
+    std::string image;  // resolved path (root / relative path); empty for a text-only sample
+    std::vector<Message> messages;
+    std::vector<Message> rejected;
+};
+
+struct LoadOptions {
+    bool skip_bad = false;
+    std::string image_root;  // image paths are relative to this; empty: the JSON file's folder
+};
+
+struct LoadReport {
+    int64_t loaded = 0;
+    int64_t skipped = 0;
+    std::vector<std::string> first_errors;  // the first few messages of skipped samples
+};
+
+// Several files at once, in order. Throws JsonError (unless skip_bad covers it).
+std::vector<Sample> load_conversations(const std::vector<std::string>& files, const LoadOptions& options,
+                                       LoadReport* report = nullptr);
+std::vector<Sample> load_preferences(const std::vector<std::string>& files, const LoadOptions& options,
+                                     LoadReport* report = nullptr);
+
+enum class SampleKind { conversation, preference, any };  // any: told apart by "conversations"
+
+// Streams one file, calling on_sample for each valid sample (memory: one sample at a time).
+void for_each_sample(const std::string& file, SampleKind kind, const LoadOptions& options, LoadReport* report,
+                     const std::function<void(Sample&&)>& on_sample);
+
+// Checks a message list: non-empty, roles alternate human/gpt starting with human and ending with
+// gpt, at most one <image>, and <image> only when the sample has an image. Throws JsonError with
+// the reason (without file position).
+void validate_messages(const std::vector<Message>& messages, bool has_image);
+
+const char* role_name(Role r);
+
+}  // namespace mod::data

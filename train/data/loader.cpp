@@ -1,0 +1,191 @@
+// The loader's worker: one thread, a bounded queue of ready batches, errors passed to next().
+#include "data/loader.h"
+
+#include "data/errors.h"
+#include "data/image_io.h"
+#include "data/rng.h"
+
+#include <algorithm>
+
+namespace mod::data {
+
+namespace {
+
+int64_t pick_pad_id(const text::Tokenizer& tok) {
+    for (const char* t : {text::kPadToken, text::kEndOfText}) {
+        if (const int32_t id = tok.token_id(t); id >= 0) return id;
+    }
+    return 0;  // padding is masked by lengths and labels, so any id works
+}
+
+bool is_preference(const std::vector<Sample>& samples) {
+    const bool first = !samples.empty() && !samples.front().rejected.empty();
+    for (const Sample& s : samples) {
+        if (s.rejected.empty() == first) {
+            throw DataError("[Loader] sample \"" + s.id + "\": mixes preference pairs and conversations in one loader");
+        }
+    }
+    return first;
+}
+
+// Re-throws the error being handled, same type, with the sample named in front.
+[[noreturn]] void rethrow_named(const std::string& prefix) {
+    try {
+        throw;
+    } catch (const ImageError& e) {
+        throw ImageError(prefix + e.what());
+    } catch (const TokenizerError& e) {
+        throw TokenizerError(prefix + e.what());
+    } catch (const JsonError& e) {
+        throw JsonError(prefix + e.what());
+    } catch (const DataError& e) {
+        throw DataError(prefix + e.what());
+    }
+}
+
+}  // namespace
+
+Loader::Loader(std::vector<Sample> samples, const text::Tokenizer& tok, LoaderConfig config)
+    : samples_(std::move(samples)),
+      tok_(tok),
+      config_(std::move(config)),
+      preference_(is_preference(samples_)),
+      pad_id_(pick_pad_id(tok)) {
+    if (config_.batch_size < 1 || config_.prefetch < 1 || config_.sequence.image_tokens < 1 || config_.image.size < 1) {
+        throw DataError("[Loader] batch_size, prefetch, image_tokens and image size must be >= 1");
+    }
+    if (std::any_of(samples_.begin(), samples_.end(), [](const Sample& s) { return !s.image.empty(); })) {
+        tok_.require_id(text::kImageToken);  // else <image> would be tokenised as plain text
+    }
+    worker_ = std::thread(&Loader::run, this);
+}
+
+Loader::~Loader() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+}
+
+std::optional<Batch> Loader::next() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return !queue_.empty(); });
+    if (queue_.front().error) std::rethrow_exception(queue_.front().error);  // stays queued: the worker has stopped
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    cv_.notify_all();
+    skipped_ += item.skipped;
+    if (!item.skip_reason.empty()) last_skip_reason_ = item.skip_reason;
+    if (item.end_of_epoch) return std::nullopt;
+    return std::move(item.batch);
+}
+
+bool Loader::push(Item item) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return stop_ || static_cast<int>(queue_.size()) < config_.prefetch; });
+    if (stop_) return false;
+    queue_.push_back(std::move(item));
+    lock.unlock();
+    cv_.notify_all();
+    return true;
+}
+
+std::vector<size_t> Loader::epoch_order(int64_t epoch) const {
+    std::vector<size_t> order(samples_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (config_.shuffle) {
+        Rng rng = Rng::derive(config_.seed, 0x10ad, static_cast<uint64_t>(epoch));
+        rng.shuffle(order);
+    }
+    return order;
+}
+
+void Loader::add_sample(size_t i, Pending& rows) const {
+    const Sample& s = samples_[i];
+    try {
+        Sequence chosen = build_sequence(s.messages, tok_, config_.sequence);
+        std::optional<Sequence> rejected;
+        if (preference_) rejected = build_sequence(s.rejected, tok_, config_.sequence);
+        std::vector<float> pixels;
+        if (!s.image.empty()) {
+            pixels.resize(static_cast<size_t>(3) * config_.image.size * config_.image.size);
+            preprocess_image(read_image(s.image), config_.image, pixels.data());
+        }
+        // Only now that nothing can fail: a bad sample leaves no partial row behind.
+        rows.chosen.push_back(std::move(chosen));
+        if (rejected) rows.rejected.push_back(std::move(*rejected));
+        rows.images.push_back(std::move(pixels));
+        rows.ids.push_back(s.id);
+    } catch (const DataError&) {
+        rethrow_named("[Loader] sample \"" + s.id + "\"" + (s.image.empty() ? "" : " (image " + s.image + ")") + ": ");
+    }
+}
+
+Batch Loader::assemble(const Pending& rows) const {
+    Batch b;
+    b.preference = preference_;
+    b.S = config_.image.size;
+    b.P = config_.sequence.image_tokens;
+    std::vector<const Sequence*> seqs;
+    std::vector<const std::vector<float>*> images;
+    for (const Sequence& s : rows.chosen) seqs.push_back(&s);
+    for (const Sequence& s : rows.rejected) seqs.push_back(&s);
+    for (const auto& im : rows.images) images.push_back(&im);
+    if (preference_) {
+        for (const auto& im : rows.images) images.push_back(&im);  // the rejected rows see the same image
+    }
+    b.B = static_cast<int64_t>(seqs.size());
+    for (const Sequence* s : seqs) b.T = std::max<int64_t>(b.T, static_cast<int64_t>(s->ids.size()));
+    b.ids.assign(static_cast<size_t>(b.B * b.T), pad_id_);
+    b.labels.assign(static_cast<size_t>(b.B * b.T), kIgnore);
+    const size_t image_floats = static_cast<size_t>(3 * b.S * b.S);
+    b.pixels.assign(static_cast<size_t>(b.B) * image_floats, 0.0f);
+    for (int64_t r = 0; r < b.B; ++r) {
+        const Sequence& s = *seqs[r];
+        std::copy(s.ids.begin(), s.ids.end(), b.ids.begin() + r * b.T);
+        std::copy(s.labels.begin(), s.labels.end(), b.labels.begin() + r * b.T);
+        b.lengths.push_back(static_cast<int64_t>(s.ids.size()));
+        b.image_pos.push_back(s.image_pos);
+        const std::vector<float>& im = *images[r];
+        std::copy(im.begin(), im.end(), b.pixels.begin() + static_cast<int64_t>(r * image_floats));
+    }
+    b.sample_ids = rows.ids;
+    if (preference_) b.sample_ids.insert(b.sample_ids.end(), rows.ids.begin(), rows.ids.end());
+    return b;
+}
+
+void Loader::run() {
+    try {
+        for (int64_t epoch = 0;; ++epoch) {
+            const std::vector<size_t> order = epoch_order(epoch);
+            size_t pos = 0;
+            int64_t skipped = 0;  // skips since the last item pushed, carried by the next one
+            std::string reason;
+            for (;;) {
+                Pending rows;
+                while (static_cast<int64_t>(rows.chosen.size()) < config_.batch_size && pos < order.size()) {
+                    try {
+                        add_sample(order[pos++], rows);
+                    } catch (const DataError& e) {
+                        if (!config_.skip_bad) throw;
+                        ++skipped;
+                        reason = e.what();
+                    }
+                }
+                if (rows.chosen.empty()) break;
+                if (config_.drop_last && static_cast<int64_t>(rows.chosen.size()) < config_.batch_size) break;
+                if (!push(Item{false, assemble(rows), nullptr, skipped, reason})) return;
+                skipped = 0;
+                reason.clear();
+            }
+            if (!push(Item{true, Batch{}, nullptr, skipped, reason})) return;
+        }
+    } catch (...) {
+        push(Item{false, Batch{}, std::current_exception(), 0, ""});
+    }
+}
+
+}  // namespace mod::data

@@ -1,0 +1,97 @@
+// The batching loader: shuffles with a seed per epoch, builds sequences (sequence.h), decodes and
+// preprocesses images, pads to batches (batch.h). One background thread does all of this, up to
+// `prefetch` batches ahead, so the training step does not wait on disk or decoding.
+//
+// Bad samples (a missing or undecodable image, text that does not fit): by default the error
+// reaches next() naming the sample id and path; with skip_bad the sample is counted and replaced
+// by the next one.
+#pragma once
+
+#include "data/batch.h"
+#include "data/conversation.h"
+#include "data/preprocess.h"
+#include "data/sequence.h"
+#include "text/tokenizer.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mod::data {
+
+struct LoaderConfig {
+    int64_t batch_size = 8;  // rows, or pairs for preference samples (then 2 x batch_size rows)
+    uint64_t seed = 0;
+    bool shuffle = true;
+    bool drop_last = false;  // drop an epoch's last, short batch
+    bool skip_bad = false;
+    int prefetch = 4;  // batches prepared ahead
+    SequenceConfig sequence;
+    PreprocessConfig image;
+};
+
+class Loader {
+public:
+    // The tokenizer must outlive the loader and hold <image> when any sample has an image.
+    // Samples are all conversations or all preference pairs. Starts the worker thread.
+    Loader(std::vector<Sample> samples, const text::Tokenizer& tok, LoaderConfig config);
+    ~Loader();
+    Loader(const Loader&) = delete;
+    Loader& operator=(const Loader&) = delete;
+
+    // The next batch of the current epoch; nullopt once at the end of each epoch (the next call
+    // starts the next epoch, reshuffled). Rethrows a worker error (a DataError subtype).
+    std::optional<Batch> next();
+
+    // Bad samples skipped in the batches handed out so far (the worker's look-ahead is not counted).
+    int64_t skipped() const { return skipped_; }
+    const std::string& last_skip_reason() const { return last_skip_reason_; }
+    int64_t size() const { return static_cast<int64_t>(samples_.size()); }
+
+private:
+    struct Item {
+        bool end_of_epoch = false;
+        Batch batch;  // when not the end of an epoch nor an error
+        std::exception_ptr error;
+        int64_t skipped = 0;  // bad samples passed over while preparing this item
+        std::string skip_reason;
+    };
+
+    // Rows of a batch being built: sequences, images (empty for text-only) and sample ids.
+    struct Pending {
+        std::vector<Sequence> chosen;
+        std::vector<Sequence> rejected;  // preference only
+        std::vector<std::vector<float>> images;
+        std::vector<std::string> ids;
+    };
+
+    void run();
+    std::vector<size_t> epoch_order(int64_t epoch) const;
+    // Appends sample i to the rows; throws DataError subtypes naming the sample (and image path).
+    void add_sample(size_t i, Pending& rows) const;
+    Batch assemble(const Pending& rows) const;
+    bool push(Item item);  // false when the loader is stopping
+
+    const std::vector<Sample> samples_;
+    const text::Tokenizer& tok_;
+    const LoaderConfig config_;
+    const bool preference_;
+    const int64_t pad_id_;
+
+    int64_t skipped_ = 0;            // consumer side only
+    std::string last_skip_reason_;   // consumer side only
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<Item> queue_;
+    bool stop_ = false;
+    std::thread worker_;  // last: starts after every other member is ready
+};
+
+}  // namespace mod::data

@@ -1,0 +1,189 @@
+// Question templates. Each answer is computed from the Scene right where the question is chosen;
+// tests/train/test_world.cpp re-derives every answer with its own parser of these templates.
+#include "data/tasks.h"
+
+#include "data/describe.h"
+#include "data/rng.h"
+
+#include <algorithm>
+
+namespace mod::data {
+
+namespace {
+
+template <class Pred>
+int count_if_shapes(const Scene& scene, Pred pred) {
+    const std::vector<const Object*> shapes = shape_objects(scene);
+    return static_cast<int>(std::count_if(shapes.begin(), shapes.end(), [&](const Object* o) { return pred(*o); }));
+}
+
+std::string definite(const Object& o) {
+    return std::string("the ") + colour_name(o.colour) + " " + shape_name(o.shape);
+}
+
+std::string at(const Object& o) { return position_name(o.row, o.col); }
+
+QA color_question(const Scene& scene, Rng& rng) {
+    const Object& o = *rng.pick(shape_objects(scene));
+    const bool unique = count_if_shapes(scene, [&](const Object& p) { return p.shape == o.shape; }) == 1;
+    const std::string q = unique ? std::string("What color is the ") + shape_name(o.shape) + "?"
+                                 : std::string("What color is the ") + shape_name(o.shape) + " at the " + at(o) + "?";
+    return {"color", q, colour_name(o.colour)};
+}
+
+QA shape_question(const Scene& scene, Rng& rng) {
+    const Object& o = *rng.pick(shape_objects(scene));
+    // Unique among all objects, text included, so that "the red object" names one thing.
+    const bool unique = std::count_if(scene.objects.begin(), scene.objects.end(),
+                                      [&](const Object& p) { return p.colour == o.colour; }) == 1;
+    const std::string q = unique ? std::string("What shape is the ") + colour_name(o.colour) + " object?"
+                                 : "What shape is at the " + at(o) + "?";
+    return {"shape", q, shape_name(o.shape)};
+}
+
+QA count_question(const Scene& scene, Rng& rng) {
+    switch (rng.range(0, 2)) {
+        case 0:
+            return {"count", "How many shapes are there?", std::to_string(shape_objects(scene).size())};
+        case 1: {
+            // Mostly shapes that are present, sometimes any (answer 0 teaches absence too).
+            const Shape s = rng.percent(70) ? rng.pick(shape_objects(scene))->shape
+                                            : static_cast<Shape>(rng.range(0, kShapeKinds - 1));
+            return {"count", std::string("How many ") + shape_plural(s) + " are there?",
+                    std::to_string(count_if_shapes(scene, [&](const Object& p) { return p.shape == s; }))};
+        }
+        default: {
+            const Colour c = rng.percent(70) ? rng.pick(shape_objects(scene))->colour
+                                             : static_cast<Colour>(rng.range(0, kColours - 1));
+            return {"count", std::string("How many ") + colour_name(c) + " shapes are there?",
+                    std::to_string(count_if_shapes(scene, [&](const Object& p) { return p.colour == c; }))};
+        }
+    }
+}
+
+QA position_question(const Scene& scene, Rng& rng) {
+    const Object& o = *rng.pick(shape_objects(scene));
+    return {"position", "Where is " + definite(o) + "?", at(o)};
+}
+
+QA relation_question(const Scene& scene, Rng& rng) {
+    std::vector<const Object*> shapes = shape_objects(scene);
+    rng.shuffle(shapes);
+    const Object& a = *shapes[0];
+    const Object& b = *shapes[1];
+    std::vector<std::string> holds, fails;
+    for (const std::string& r : relation_names()) {
+        (relation_holds(r, a.row, a.col, b.row, b.col) ? holds : fails).push_back(r);
+    }
+    const bool yes = rng.percent(50);
+    const std::string& r = rng.pick(yes ? holds : fails);  // cells differ, so both lists are non-empty
+    return {"relation", "Is " + definite(a) + " " + r + " " + definite(b) + "?", yes ? "yes" : "no"};
+}
+
+QA text_question(const Scene& scene, Rng& rng) {
+    const Object& t = *text_object(scene);
+    const std::string q = rng.percent(50) ? "What is written in the image?" : "What does the text at the " + at(t) + " say?";
+    return {"text", q, t.text};
+}
+
+QA existence_question(const Scene& scene, Rng& rng) {
+    const bool with_colour = rng.percent(50);
+    if (rng.percent(50)) {
+        const Object& o = *rng.pick(shape_objects(scene));
+        const std::string what = with_colour ? std::string(colour_name(o.colour)) + " " + shape_name(o.shape)
+                                             : shape_name(o.shape);
+        return {"existence", "Is there a " + what + " in the image?", "yes"};
+    }
+    // A negative probe: any absent (shape) or (colour, shape). A scene can hold all seven shapes,
+    // never all 56 coloured ones, so the coloured form is the fallback.
+    std::vector<std::string> absent;
+    for (int s = 0; s < kShapeKinds; ++s) {
+        const Shape shape = static_cast<Shape>(s);
+        if (!with_colour && count_if_shapes(scene, [&](const Object& p) { return p.shape == shape; }) == 0) {
+            absent.push_back(shape_name(shape));
+        }
+    }
+    if (absent.empty()) {
+        for (int s = 0; s < kShapeKinds; ++s) {
+            for (int c = 0; c < kColours; ++c) {
+                const Shape shape = static_cast<Shape>(s);
+                const Colour colour = static_cast<Colour>(c);
+                if (count_if_shapes(scene, [&](const Object& p) { return p.shape == shape && p.colour == colour; }) == 0) {
+                    absent.push_back(std::string(colour_name(colour)) + " " + shape_name(shape));
+                }
+            }
+        }
+    }
+    return {"existence", "Is there a " + rng.pick(absent) + " in the image?", "no"};
+}
+
+}  // namespace
+
+const std::vector<std::string>& vqa_task_names() {
+    static const std::vector<std::string> names = {"color", "shape", "count", "position", "relation", "text", "existence"};
+    return names;
+}
+
+const std::vector<std::string>& relation_names() {
+    static const std::vector<std::string> names = {"to the left of", "to the right of", "above", "below"};
+    return names;
+}
+
+bool relation_holds(const std::string& relation, int ra, int ca, int rb, int cb) {
+    if (relation == "to the left of") return ca < cb;
+    if (relation == "to the right of") return ca > cb;
+    if (relation == "above") return ra < rb;
+    return ra > rb;  // below
+}
+
+bool task_possible(const Scene& scene, const std::string& task) {
+    if (task == "text") return text_object(scene) != nullptr;
+    if (task == "relation") return shape_objects(scene).size() >= 2;
+    return true;
+}
+
+QA make_vqa(const Scene& scene, const std::string& task, Rng& rng) {
+    if (task == "color") return color_question(scene, rng);
+    if (task == "shape") return shape_question(scene, rng);
+    if (task == "count") return count_question(scene, rng);
+    if (task == "position") return position_question(scene, rng);
+    if (task == "relation") return relation_question(scene, rng);
+    if (task == "text") return text_question(scene, rng);
+    return existence_question(scene, rng);
+}
+
+QA make_general_turn(const Scene& scene, Rng& rng) {
+    switch (rng.range(0, 3)) {
+        case 0: {
+            const int row = rng.range(0, kGrid - 1), col = rng.range(0, kGrid - 1);
+            const std::string q = "What is at the " + position_name(row, col) + "?";
+            const Object* o = object_at(scene, row, col);
+            if (o == nullptr) return {"general", q, "Nothing, that part of the image is empty."};
+            if (o->shape == Shape::text) {
+                return {"general", q, "The text \"" + o->text + "\" is written there in " + colour_name(o->colour) + "."};
+            }
+            return {"general", q, "There is " + object_phrase(*o) + " at the " + position_name(row, col) + "."};
+        }
+        case 1: {
+            const size_t n = shape_objects(scene).size();
+            return {"general", "How many shapes are in the image?",
+                    n == 1 ? "There is 1 shape." : "There are " + std::to_string(n) + " shapes."};
+        }
+        case 2: {
+            const Object* t = text_object(scene);
+            return {"general", "Is there any text in the image?",
+                    t ? "Yes, it says \"" + t->text + "\"." : "No, there is no text in the image."};
+        }
+        default: {
+            const Object& o = *rng.pick(shape_objects(scene));
+            const std::string s = shape_name(o.shape);
+            const std::string where = count_if_shapes(scene, [&](const Object& p) { return p.shape == o.shape; }) == 1
+                                          ? ""
+                                          : " at the " + at(o);
+            return {"general", "What color is the " + s + where + "?",
+                    "The " + s + where + " is " + colour_name(o.colour) + "."};
+        }
+    }
+}
+
+}  // namespace mod::data

@@ -1,0 +1,38 @@
+// Questions and answers derived from scene truth: short-answer VQA per task type (the multi-task
+// data and the held-out test set) and sentence-answer turns for general conversations.
+#pragma once
+
+#include "data/scene.h"
+
+#include <string>
+#include <vector>
+
+namespace mod::data {
+
+class Rng;
+
+struct QA {
+    std::string task;      // color, shape, count, position, relation, text, existence, general
+    std::string question;  // without the image placeholder or answer-format suffix
+    std::string answer;
+};
+
+// LLaVA's instruction for short answers, appended to every VQA question.
+inline constexpr const char* kShortAnswerSuffix = "Answer the question using a single word or phrase.";
+
+const std::vector<std::string>& vqa_task_names();
+
+// Whether the scene can pose this task (text needs a text object, relation two shapes).
+bool task_possible(const Scene& scene, const std::string& task);
+
+// A short-answer question of the given task; the task must be possible.
+QA make_vqa(const Scene& scene, const std::string& task, Rng& rng);
+
+// One general-conversation turn with a full-sentence answer.
+QA make_general_turn(const Scene& scene, Rng& rng);
+
+// The relation words of relation questions and whether a (at ra, ca) stands so to b (at rb, cb).
+const std::vector<std::string>& relation_names();
+bool relation_holds(const std::string& relation, int ra, int ca, int rb, int cb);
+
+}  // namespace mod::data

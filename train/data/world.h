@@ -1,0 +1,48 @@
+// The world generator: renders seeded scenes and writes a LLaVA-format dataset folder.
+//
+//   <out>/meta.json                 the config and the counts
+//   <out>/train/images/NNN/NNNNNN.png
+//   <out>/train/scenes.jsonl        {"image", "scene"} per line: the ground truth
+//   <out>/train/general.json        detailed captions and multi-turn conversations
+//   <out>/train/multitask.json      short-answer VQA (field "task" names the type)
+//   <out>/train/preference.json     {"id", "image", "chosen", "rejected", "kind"}
+//   <out>/test/images/..., test/scenes.jsonl
+//   <out>/test/vqa.json             held-out per-task questions
+//   <out>/test/pope_{random,popular,adversarial}.json
+//   <out>/test/chair.json           {"id", "image", "prompt", "objects", "scene"}
+//
+// Image paths in the JSON are relative to the JSON file's folder. Everything is streamed: memory
+// does not grow with the number of images. Same config and seed -> byte-identical files.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mod::data {
+
+struct WorldConfig {
+    std::string out;
+    uint64_t seed = 0;
+    int64_t images = 2000;        // training scenes
+    int64_t test_images = 200;    // held-out scenes
+    int image_size = 64;
+    int max_objects = 6;
+    int text_percent = 25;        // scenes with a text object
+    int general_per_image = 1;    // captions or conversations per training scene
+    int conversation_percent = 50;  // of the general samples: multi-turn rather than one caption
+    int vqa_per_image = 2;
+    int64_t preference_pairs = 1000;
+    int caption_pair_percent = 70;  // of the pairs: captions rather than short answers
+    int test_vqa_per_image = 3;
+    int pope_per_side = 3;        // present (and as many absent) shapes probed per test scene
+    int64_t images_per_folder = 1000;
+};
+
+struct WorldStats {
+    int64_t general = 0, multitask = 0, preference = 0, test_vqa = 0, pope = 0, chair = 0;
+};
+
+// Throws DataError on a bad config or an unwritable folder.
+WorldStats write_world(const WorldConfig& config);
+
+}  // namespace mod::data
