@@ -213,6 +213,7 @@ ModelFamilyConfig parse_family_config(const std::string& text, const std::string
     const json* student = r.object("student");
     const json* teacher = r.object("teacher");
     const json* moe = r.object("moe");
+    r.object("train");  // train_mod's defaults, read by train_mod itself (train/trainer/options.cpp)
     r.finish();
     MOD_CHECK(vision && student && teacher, ValueError, "config", source,
               ": the keys 'vision', 'student' and 'teacher' expected");

@@ -3,10 +3,8 @@
 // sees, so the template's words get tokens of their own.
 //   train_tokenizer data=world/train/general.json,world/train/multitask.json out=world/tokenizer.json
 #include "data/args.h"
-#include "data/chat_template.h"
-#include "data/conversation.h"
 #include "data/errors.h"
-#include "text/train_bpe.h"
+#include "data/tokenizer_corpus.h"
 
 #include <chrono>
 #include <cstdint>
@@ -33,21 +31,12 @@ int main(int argc, char** argv) {
         config.min_frequency = args.get_int("min_frequency", 1, INT64_MAX);
 
         const auto t0 = std::chrono::steady_clock::now();
-        text::WordCounter counter(config);
-        const data::ChatTemplate chat;
-        int64_t samples = 0;
-        for (const std::string& file : files) {
-            data::for_each_sample(file, data::SampleKind::any, data::LoadOptions{}, nullptr, [&](data::Sample&& s) {
-                counter.add(data::apply_chat_template(s.messages, chat).text);
-                if (!s.rejected.empty()) counter.add(s.rejected.back().value);
-                ++samples;
-            });
-        }
-        const text::Tokenizer tok = text::train_bpe(counter, config);
+        data::CorpusStats stats;
+        const text::Tokenizer tok = data::train_tokenizer_on(files, config, &stats);
         tok.save(args.get("out"));
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("train_tokenizer: %lld samples, %zu distinct pre-tokens -> %d tokens in %.2f s, wrote %s\n",
-                    static_cast<long long>(samples), counter.counts().size(), tok.vocab_size(), secs,
+                    static_cast<long long>(stats.samples), stats.distinct_pretokens, tok.vocab_size(), secs,
                     args.get("out").c_str());
         return 0;
     } catch (const data::DataError& e) {

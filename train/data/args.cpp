@@ -15,7 +15,7 @@ KeyValueArgs::KeyValueArgs(std::string program, std::string summary)
 
 void KeyValueArgs::add(const std::string& key, const std::string& default_value, const std::string& help) {
     order_.push_back(key);
-    keys_[key] = Key{default_value, default_value, help};
+    keys_[key] = Key{default_value, default_value, help, false};
 }
 
 bool KeyValueArgs::parse(int argc, const char* const* argv) {
@@ -41,8 +41,63 @@ bool KeyValueArgs::parse(int argc, const char* const* argv) {
         }
         seen.push_back(key);
         it->second.value = arg.substr(eq + 1);
+        it->second.given = true;
     }
     return true;
+}
+
+double KeyValueArgs::get_double(const std::string& key, double lo, double hi) const {
+    const std::string& v = find(key).value;
+    char* end = nullptr;
+    errno = 0;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || errno == ERANGE) {
+        throw ArgError("[" + program_ + "] " + key + "=" + v + ": expected a number");
+    }
+    if (!(x >= lo && x <= hi)) {
+        std::ostringstream os;
+        os << "[" << program_ << "] " << key << "=" << v << ": expected a number in [" << lo << ", " << hi << "]";
+        throw ArgError(os.str());
+    }
+    return x;
+}
+
+bool KeyValueArgs::get_bool(const std::string& key) const {
+    const std::string& v = find(key).value;
+    if (v == "true" || v == "1" || v == "yes") return true;
+    if (v == "false" || v == "0" || v == "no") return false;
+    throw ArgError("[" + program_ + "] " + key + "=" + v + ": expected true or false");
+}
+
+std::string KeyValueArgs::get_choice(const std::string& key, const std::vector<std::string>& choices) const {
+    const std::string& v = find(key).value;
+    if (std::find(choices.begin(), choices.end(), v) != choices.end()) return v;
+    std::string list;
+    for (const std::string& c : choices) list += (list.empty() ? "" : "|") + c;
+    const auto nearest = std::min_element(choices.begin(), choices.end(), [&](const auto& a, const auto& b) {
+        return edit_distance(v, a) < edit_distance(v, b);
+    });
+    throw ArgError("[" + program_ + "] " + key + "=" + v + ": expected " + list + "; did you mean \"" + *nearest +
+                   "\"?");
+}
+
+void KeyValueArgs::set_default(const std::string& key, const std::string& value) {
+    auto it = keys_.find(key);
+    if (it == keys_.end()) {
+        const auto nearest = std::min_element(order_.begin(), order_.end(), [&](const auto& a, const auto& b) {
+            return edit_distance(key, a) < edit_distance(key, b);
+        });
+        throw ArgError("[" + program_ + "] unknown key \"" + key + "\" in the config file; did you mean \"" +
+                       *nearest + "\"?");
+    }
+    it->second.default_value = value;
+    if (!it->second.given) it->second.value = value;
+}
+
+std::vector<std::pair<std::string, std::string>> KeyValueArgs::resolved() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const std::string& k : order_) out.emplace_back(k, keys_.at(k).value);
+    return out;
 }
 
 const KeyValueArgs::Key& KeyValueArgs::find(const std::string& key) const {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mod::data {
@@ -26,6 +27,15 @@ public:
     int64_t get_int(const std::string& key, int64_t lo, int64_t hi) const;
     uint64_t get_u64(const std::string& key) const;
     std::vector<std::string> get_list(const std::string& key) const;  // comma-separated, empty -> {}
+    double get_double(const std::string& key, double lo, double hi) const;  // ArgError outside [lo, hi]
+    bool get_bool(const std::string& key) const;                          // true/false, 1/0, yes/no
+    // The value, which must be one of `choices` (ArgError suggests the nearest).
+    std::string get_choice(const std::string& key, const std::vector<std::string>& choices) const;
+    // Replaces a key's default (e.g. from a config file's "train" section) unless the command line set it.
+    void set_default(const std::string& key, const std::string& value);
+    bool was_given(const std::string& key) const { return find(key).given; }
+    // Every key with its final value, in declaration order: the resolved configuration.
+    std::vector<std::pair<std::string, std::string>> resolved() const;
 
     std::string help() const;
 
@@ -34,6 +44,7 @@ private:
         std::string value;
         std::string default_value;
         std::string help;
+        bool given = false;
     };
     std::string program_;
     std::string summary_;

@@ -28,6 +28,10 @@ struct Batch {
     std::vector<int64_t> image_pos;
     std::vector<float> pixels;
     std::vector<std::string> sample_ids;
+    // The loader's position after this batch: epoch, and how far into that epoch's sample order
+    // it got (skipped samples included). Saved with a checkpoint to resume the data order.
+    int64_t epoch = 0;
+    int64_t end_position = 0;
 };
 
 }  // namespace mod::data

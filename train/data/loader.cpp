@@ -159,9 +159,9 @@ Batch Loader::assemble(const Pending& rows) const {
 
 void Loader::run() {
     try {
-        for (int64_t epoch = 0;; ++epoch) {
+        for (int64_t epoch = config_.start_epoch;; ++epoch) {
             const std::vector<size_t> order = epoch_order(epoch);
-            size_t pos = 0;
+            size_t pos = epoch == config_.start_epoch ? static_cast<size_t>(config_.start_position) : 0;
             int64_t skipped = 0;  // skips since the last item pushed, carried by the next one
             std::string reason;
             for (;;) {
@@ -177,7 +177,10 @@ void Loader::run() {
                 }
                 if (rows.chosen.empty()) break;
                 if (config_.drop_last && static_cast<int64_t>(rows.chosen.size()) < config_.batch_size) break;
-                if (!push(Item{false, assemble(rows), nullptr, skipped, reason})) return;
+                Batch batch = assemble(rows);
+                batch.epoch = epoch;
+                batch.end_position = static_cast<int64_t>(pos);
+                if (!push(Item{false, std::move(batch), nullptr, skipped, reason})) return;
                 skipped = 0;
                 reason.clear();
             }

@@ -33,6 +33,10 @@ struct LoaderConfig {
     bool drop_last = false;  // drop an epoch's last, short batch
     bool skip_bad = false;
     int prefetch = 4;  // batches prepared ahead
+    // Where to start: a resumed run passes the epoch and end_position of the last batch it
+    // consumed, and the loader goes on exactly where it stopped.
+    int64_t start_epoch = 0;
+    int64_t start_position = 0;
     SequenceConfig sequence;
     PreprocessConfig image;
 };

@@ -1,0 +1,24 @@
+#include "data/tokenizer_corpus.h"
+
+#include "data/chat_template.h"
+#include "data/conversation.h"
+
+namespace mod::data {
+
+text::Tokenizer train_tokenizer_on(const std::vector<std::string>& files, const text::BpeTrainConfig& config,
+                                   CorpusStats* stats) {
+    text::WordCounter counter(config);
+    const ChatTemplate chat;
+    int64_t samples = 0;
+    for (const std::string& file : files) {
+        for_each_sample(file, SampleKind::any, LoadOptions{}, nullptr, [&](Sample&& s) {
+            counter.add(apply_chat_template(s.messages, chat).text);
+            if (!s.rejected.empty()) counter.add(s.rejected.back().value);
+            ++samples;
+        });
+    }
+    if (stats) *stats = {samples, counter.counts().size()};
+    return text::train_bpe(counter, config);
+}
+
+}  // namespace mod::data

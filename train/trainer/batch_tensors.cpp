@@ -1,0 +1,46 @@
+#include "trainer/batch_tensors.h"
+
+#include "data/sequence.h"
+
+namespace mod::train {
+
+ModelInputs to_model_inputs(const data::Batch& b) {
+    ModelInputs in;
+    in.input_ids = Tensor::from_vector<int64_t>(b.ids, {b.B, b.T});
+    in.labels = Tensor::from_vector<int64_t>(b.labels, {b.B, b.T});
+    for (int64_t len : b.lengths) in.tokens += len;
+    std::vector<float> pixels;
+    int64_t images = 0;
+    const size_t per_image = static_cast<size_t>(3 * b.S * b.S);
+    for (int64_t r = 0; r < b.B; ++r) {
+        if (b.image_pos[r] < 0) continue;
+        pixels.insert(pixels.end(), b.pixels.begin() + r * per_image, b.pixels.begin() + (r + 1) * per_image);
+        ++images;
+    }
+    if (images > 0) in.pixels = Tensor::from_vector<float>(pixels, {images, 3, b.S, b.S});
+    return in;
+}
+
+namespace {
+LabelPositions positions(const Tensor& labels, int64_t shift) {
+    const int64_t B = labels.size(0), T = labels.size(1);
+    const std::vector<int64_t> l = labels.to_vector<int64_t>();
+    std::vector<int64_t> rows, targets, sample;
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t + shift < T; ++t) {
+            const int64_t label = l[b * T + t + shift];
+            if (label == data::kIgnore) continue;
+            rows.push_back(b * T + t);
+            targets.push_back(label);
+            sample.push_back(b);
+        }
+    const int64_t n = static_cast<int64_t>(rows.size());
+    return {Tensor::from_vector<int64_t>(rows, {n}), Tensor::from_vector<int64_t>(targets, {n}),
+            Tensor::from_vector<int64_t>(sample, {n}), n};
+}
+}  // namespace
+
+LabelPositions shifted_positions(const Tensor& labels) { return positions(labels, 1); }
+LabelPositions unshifted_positions(const Tensor& labels) { return positions(labels, 0); }
+
+}  // namespace mod::train

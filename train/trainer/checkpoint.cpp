@@ -1,0 +1,66 @@
+#include "trainer/checkpoint.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "models/safetensors.h"
+
+namespace mod::train {
+
+namespace fs = std::filesystem;
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        out.flush();
+        if (!out) {
+            std::remove(tmp.c_str());
+            throw IOError(detail::format_error("write", path, ": cannot write (disk full or folder not writable?)"));
+        }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        throw IOError(detail::format_error("write", path, ": cannot rename the temporary file into place"));
+    }
+}
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    MOD_CHECK(in.good(), IOError, "read", path, ": cannot open the file");
+    std::ostringstream os;
+    os << in.rdbuf();
+    return os.str();
+}
+
+bool is_model_dir(const std::string& dir) {
+    return fs::exists(fs::path(dir) / "model.safetensors") && fs::exists(fs::path(dir) / "config.json");
+}
+
+void save_model(const std::string& dir, const models::LlavaModel& model, const text::Tokenizer& tokenizer) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    MOD_CHECK(!ec, IOError, "save_model", dir, ": cannot create the folder (", ec.message(), ")");
+    save_safetensors((fs::path(dir) / "model.safetensors").string(), model.state_dict(), {{"format", "pt"}});
+    write_file_atomic((fs::path(dir) / "config.json").string(), models::mllm_config_to_json(model.config));
+    write_file_atomic((fs::path(dir) / "tokenizer.json").string(), tokenizer.to_json().dump(2) + "\n");
+}
+
+LoadedModel load_model(const std::string& dir) {
+    MOD_CHECK(is_model_dir(dir), IOError, "load_model", dir,
+              ": a model folder expected (model.safetensors and config.json); train one with train_mod");
+    models::MllmConfig config = models::load_mllm_config((fs::path(dir) / "config.json").string());
+    text::Tokenizer tok = text::Tokenizer::load((fs::path(dir) / "tokenizer.json").string());
+    Generator gen(0);  // every weight is overwritten by the checkpoint
+    auto model = std::make_shared<models::LlavaModel>(config, gen);
+    SafetensorsFile file = load_safetensors((fs::path(dir) / "model.safetensors").string());
+    model->load_state_dict(file.tensors);
+    return {model, std::move(tok)};
+}
+
+}  // namespace mod::train

@@ -1,0 +1,34 @@
+// Model checkpoints: a folder with the weights, the model config and the tokenizer, each
+// written atomically (temporary file, flush, rename), so a crash never leaves a half-written
+// file under a real name:
+//   <dir>/model.safetensors   every parameter, Hugging Face names
+//   <dir>/config.json         the MllmConfig (models/config.h)
+//   <dir>/tokenizer.json      the tokenizer the model was trained with
+// Training state (optimizer, data order, step) sits beside them: see trainer/train_state.h.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "models/mllm.h"
+#include "text/tokenizer.h"
+
+namespace mod::train {
+
+void save_model(const std::string& dir, const models::LlavaModel& model, const text::Tokenizer& tokenizer);
+
+struct LoadedModel {
+    std::shared_ptr<models::LlavaModel> model;
+    text::Tokenizer tokenizer;
+};
+
+// Throws IOError naming the folder and the missing or bad file.
+LoadedModel load_model(const std::string& dir);
+// True when dir holds model.safetensors and config.json.
+bool is_model_dir(const std::string& dir);
+
+// Writes text to path through a temporary file and a rename.
+void write_file_atomic(const std::string& path, const std::string& text);
+std::string read_text_file(const std::string& path);
+
+}  // namespace mod::train

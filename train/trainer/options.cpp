@@ -1,0 +1,120 @@
+#include "trainer/options.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "data/args.h"
+#include "data/errors.h"
+#include "trainer/checkpoint.h"
+
+namespace mod::train {
+
+namespace {
+
+void declare(data::KeyValueArgs& a) {
+    a.add("stage", "", "teacher | align | imitation | preference | all (required)");
+    a.add("config", "configs/quickstart.json", "model family config (JSON); its \"train\" object sets defaults");
+    a.add("data", "data/world", "world folder; generated with make_world's defaults on first use");
+    a.add("tokenizer", "", "tokenizer.json; default <data>/tokenizer.json, trained on the world on first use");
+    a.add("out", "", "run folder; default runs/<stage>");
+    a.add("teacher", "runs/teacher", "teacher run or model folder (made by stage=teacher when missing)");
+    a.add("student", "runs/imitation", "imitation run or model folder that preference starts from");
+    a.add("resume", "", "run folder to continue exactly where it stopped");
+    a.add("phase", "both", "imitation phases: d2d | d2s | both");
+    a.add("kd_mask", "shifted", "KD positions: shifted (as CE) | unshifted (the public code)");
+    a.add("tau", "1", "distillation temperature (loss scaled by tau^2)");
+    a.add("loss", "dpo", "preference loss: dpo | kto_pair");
+    a.add("beta", "0.1", "preference beta");
+    a.add("steps", "400", "optimizer steps per phase");
+    a.add("batch_size", "16", "samples (pairs for preference) per micro-batch");
+    a.add("grad_accum", "1", "micro-batches per optimizer step");
+    a.add("lr", "1e-3", "peak learning rate (preference: a tenth of it unless set)");
+    a.add("warmup_ratio", "0.03", "share of steps with linear warmup");
+    a.add("weight_decay", "0", "AdamW decoupled weight decay");
+    a.add("clip", "1.0", "global gradient-norm clip (0: off)");
+    a.add("seed", "0", "seed of initialisation, data order and routing noise");
+    a.add("save_every", "200", "checkpoint every N steps (and at the end)");
+    a.add("log_every", "10", "metrics line every N steps");
+    a.add("max_len", "256", "longest sequence in tokens");
+    a.add("threads", "0", "CPU threads (0: all cores)");
+    a.add("skip_nonfinite", "false", "skip a batch whose loss is NaN or infinite instead of stopping");
+    a.add("skip_bad", "false", "skip bad samples (missing images, ...) and count them");
+    a.add("eval_limit", "200", "stage=all: samples per eval split");
+    a.add("device", "cpu", "cpu (the CUDA backend has no compute kernels yet)");
+}
+
+// The config file's "train" object: defaults for train_mod keys.
+void apply_config_defaults(data::KeyValueArgs& a, const std::string& path) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(read_text_file(path));
+    } catch (const nlohmann::json::parse_error&) {
+        return;  // load_family_config reports malformed JSON with line and column
+    }
+    if (!j.is_object() || !j.contains("train")) return;
+    for (const auto& [key, value] : j["train"].items())
+        a.set_default(key, value.is_string() ? value.get<std::string>() : value.dump());
+}
+
+}  // namespace
+
+std::optional<TrainOptions> parse_train_options(int argc, const char* const* argv) {
+    data::KeyValueArgs a("train_mod",
+                         "LLaVA-MoD distillation: dense teacher SFT, imitation (dense-to-dense, then dense-to-sparse), "
+                         "preference distillation.");
+    declare(a);
+    if (!a.parse(argc, argv)) {
+        std::fputs(a.help().c_str(), stdout);
+        return std::nullopt;
+    }
+    TrainOptions o;
+    o.stage = a.get_choice("stage", {"teacher", "align", "imitation", "preference", "all"});
+    o.config_path = a.get("config");
+    apply_config_defaults(a, o.config_path);
+    o.family = models::load_family_config(o.config_path);
+    o.data = a.get("data");
+    o.tokenizer = a.get("tokenizer").empty() ? o.data + "/tokenizer.json" : a.get("tokenizer");
+    o.out = a.get("out").empty() ? "runs/" + o.stage : a.get("out");
+    o.teacher = a.get("teacher");
+    o.student = a.get("student");
+    o.resume = a.get("resume");
+    if (!o.resume.empty() && !a.was_given("out")) o.out = o.resume;
+    o.phase = a.get_choice("phase", {"d2d", "d2s", "both"});
+    o.kd_mask = a.get_choice("kd_mask", {"shifted", "unshifted"});
+    o.loss = a.get_choice("loss", {"dpo", "kto_pair"});
+    o.tau = a.get_double("tau", 1e-3, 1e3);
+    o.beta = a.get_double("beta", 1e-6, 1e3);
+    o.steps = a.get_int("steps", 1, int64_t(1) << 40);
+    o.batch_size = a.get_int("batch_size", 1, 1 << 20);
+    o.grad_accum = a.get_int("grad_accum", 1, 1 << 20);
+    o.lr = a.get_double("lr", 0.0, 10.0);
+    o.warmup_ratio = a.get_double("warmup_ratio", 0.0, 1.0);
+    o.weight_decay = a.get_double("weight_decay", 0.0, 10.0);
+    o.clip = a.get_double("clip", 0.0, 1e9);
+    o.seed = a.get_u64("seed");
+    o.save_every = a.get_int("save_every", 1, int64_t(1) << 40);
+    o.log_every = a.get_int("log_every", 1, int64_t(1) << 40);
+    o.max_len = a.get_int("max_len", 8, 1 << 20);
+    o.threads = a.get_int("threads", 0, 4096);
+    o.skip_nonfinite = a.get_bool("skip_nonfinite");
+    o.skip_bad = a.get_bool("skip_bad");
+    o.eval_limit = a.get_int("eval_limit", 1, int64_t(1) << 40);
+    const std::string device = a.get("device");
+    if (device != "cpu")
+        throw data::ArgError("[train_mod] device=" + device +
+                             ": only cpu trains today; the CUDA backend has memory and copies but no compute kernels yet");
+    if (o.stage == "preference" && !a.was_given("lr")) o.lr /= 10;  // METHOD.md §2: about 10x lower
+    o.resolved = a.resolved();
+    return o;
+}
+
+std::string TrainOptions::resolved_json() const {
+    nlohmann::ordered_json j;
+    for (const auto& [k, v] : resolved) j[k] = v;
+    j["resolved_out"] = out;
+    j["resolved_tokenizer"] = tokenizer;
+    j["resolved_lr"] = lr;
+    return j.dump(2) + "\n";
+}
+
+}  // namespace mod::train

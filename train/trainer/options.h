@@ -1,0 +1,50 @@
+// train_mod's configuration: key=value arguments over a JSON config file. The config file
+// holds the model family (models/config.h) and, optionally, a "train" object whose keys are
+// train_mod keys: defaults that the command line overrides. Every key has a default, so
+// `train_mod stage=imitation` alone runs on the built-in world.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/config.h"
+
+namespace mod::train {
+
+struct TrainOptions {
+    std::string stage;  // teacher | align | imitation | preference | all
+    std::string config_path;
+    models::ModelFamilyConfig family;
+    std::string data;       // the world folder (generated on first use)
+    std::string tokenizer;  // tokenizer.json (trained on the world on first use)
+    std::string out;        // the run folder of this stage
+    std::string teacher;    // teacher run or model folder
+    std::string student;    // imitation run or model folder (preference starts from it)
+    std::string resume;     // a run folder to continue
+    std::string phase;      // d2d | d2s | both
+    std::string kd_mask;    // shifted | unshifted
+    std::string loss;       // dpo | kto_pair
+    int64_t steps = 0;      // optimizer steps per phase
+    int64_t batch_size = 0;
+    int64_t grad_accum = 1;
+    int64_t save_every = 0;
+    int64_t log_every = 0;
+    int64_t threads = 0;
+    int64_t max_len = 0;
+    int64_t eval_limit = 0;
+    double lr = 0, warmup_ratio = 0, weight_decay = 0, clip = 0, tau = 1, beta = 0.1;
+    uint64_t seed = 0;
+    bool skip_nonfinite = false;
+    bool skip_bad = false;
+    std::vector<std::pair<std::string, std::string>> resolved;  // every key and its final value
+
+    std::string resolved_json() const;
+};
+
+// Parses argv (with the config file's "train" defaults). Returns nullopt when --help was
+// printed. Throws data::ArgError / ValueError / IOError with one clear line.
+std::optional<TrainOptions> parse_train_options(int argc, const char* const* argv);
+
+}  // namespace mod::train

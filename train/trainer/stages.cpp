@@ -1,0 +1,258 @@
+#include "trainer/stages.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "autograd/grad_mode.h"
+#include "core/elementwise.h"
+#include "trainer/batch_tensors.h"
+#include "trainer/checkpoint.h"
+#include "trainer/losses.h"
+#include "trainer/training_loop.h"
+#include "trainer/workspace.h"
+
+namespace mod::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string join(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
+
+// What every stage prepares: the world, the tokenizer, the resume flag.
+struct Setup {
+    text::Tokenizer tok;
+    bool resume;
+};
+
+Setup prepare(const TrainOptions& o) {
+    ensure_world(o.data, o.seed);
+    text::Tokenizer tok = ensure_tokenizer(o.tokenizer, o.data, std::min(o.family.student.vocab_size, o.family.teacher.vocab_size));
+    fs::create_directories(o.out);
+    write_file_atomic(join(o.out, "train_config.json"), o.resolved_json());
+    return {std::move(tok), !o.resume.empty()};
+}
+
+LoaderSpec loader_spec(const TrainOptions& o, std::vector<std::string> files, bool preference) {
+    LoaderSpec s;
+    for (std::string& f : files) f = join(join(o.data, "train"), f);
+    s.files = std::move(files);
+    s.preference = preference;
+    s.batch_size = o.batch_size;
+    s.seed = o.seed;
+    s.max_len = o.max_len;
+    s.skip_bad = o.skip_bad;
+    return s;
+}
+
+void freeze_all(models::LlavaModel& m) { m.set_requires_grad("*", false); }
+
+// METHOD.md §2's trainable sets.
+void train_lm_and_projector(models::LlavaModel& m) {
+    freeze_all(m);
+    for (const char* p : {"model.embed_tokens.*", "model.layers.*", "model.norm.*", "lm_head.*", "model.mm_projector.*"})
+        m.set_requires_grad(p, true);
+}
+void train_mlps_and_projector(models::LlavaModel& m) {
+    freeze_all(m);
+    m.set_requires_grad("model.layers.*.mlp.*", true);
+    m.set_requires_grad("model.mm_projector.*", true);
+}
+
+Tensor teacher_logits(const models::LlavaModel& teacher, const ModelInputs& in) {
+    NoGradGuard no_grad;
+    return teacher.forward(in.input_ids, in.pixels).logits;
+}
+
+// MoE terms of a student forward: aux_coef * aux + zloss_coef * z, and their display values.
+Tensor moe_terms(const models::MllmOutput& out, const models::MoeConfig& moe, Terms& terms) {
+    if (!out.moe.aux.defined()) return Tensor();
+    terms.emplace_back("aux", out.moe.aux.item());
+    Tensor total = out.moe.aux * moe.aux_coef;
+    if (moe.zloss_coef > 0) {
+        terms.emplace_back("z", out.moe.z.item());
+        total = total + out.moe.z * moe.zloss_coef;
+    }
+    return total;
+}
+
+Tensor plus(const Tensor& a, const Tensor& b) { return b.defined() ? a + b : a; }
+
+std::shared_ptr<models::LlavaModel> load_frozen_teacher(const TrainOptions& o) {
+    std::string dir;
+    try {
+        dir = resolve_model_dir(o.teacher);
+    } catch (const IOError&) {
+        std::fprintf(stderr,
+                     "train_mod: no teacher at %s; training one now with stage=teacher out=%s "
+                     "(or pass teacher=<model folder>)\n",
+                     o.teacher.c_str(), o.teacher.c_str());
+        TrainOptions t = o;
+        t.stage = "teacher";
+        t.out = o.teacher;
+        t.resume.clear();
+        if (!run_stage(t)) throw ValueError(detail::format_error("train_mod", "teacher training was interrupted"));
+        dir = resolve_model_dir(o.teacher);
+    }
+    auto teacher = load_model(dir).model;
+    teacher->eval();
+    freeze_all(*teacher);
+    return teacher;
+}
+
+void save_final(const TrainOptions& o, const models::LlavaModel& model, const text::Tokenizer& tok) {
+    save_model(join(o.out, "final"), model, tok);
+    const models::ParameterCounts c = model.parameter_counts();
+    std::fprintf(stderr, "train_mod: %s done: model in %s (%lld parameters, %lld activated)\n", o.stage.c_str(),
+                 join(o.out, "final").c_str(), static_cast<long long>(c.total), static_cast<long long>(c.activated));
+}
+
+bool run_teacher(const TrainOptions& o) {
+    Setup s = prepare(o);
+    Generator gen(o.seed);
+    models::LlavaModel teacher(with_tokenizer(o.family.teacher_mllm(), s.tok), gen);
+    Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
+            o.steps, nullptr, nullptr};
+    job.step = [&](const data::Batch& b) {
+        ModelInputs in = to_model_inputs(b);
+        Tensor ce = response_cross_entropy(teacher.forward(in.input_ids, in.pixels).logits, shifted_positions(in.labels));
+        return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
+    };
+    if (!run_job(job, o, s.resume)) return false;
+    save_final(o, teacher, s.tok);
+    return true;
+}
+
+bool run_align(const TrainOptions& o) {
+    Setup s = prepare(o);
+    auto teacher = load_frozen_teacher(o);
+    Generator gen(o.seed);
+    models::LlavaModel student(with_tokenizer(o.family.student_mllm(false), s.tok), gen,
+                               teacher->model->vision_tower->vision_tower);
+    freeze_all(student);
+    student.set_requires_grad("model.mm_projector.*", true);
+    Job job{"align", join(o.out, "projector"), &student, &s.tok, loader_spec(o, {"general.json"}, false), o.steps,
+            nullptr, nullptr};
+    job.step = [&](const data::Batch& b) {
+        ModelInputs in = to_model_inputs(b);
+        Tensor ce = response_cross_entropy(student.forward(in.input_ids, in.pixels).logits, shifted_positions(in.labels));
+        return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
+    };
+    if (!run_job(job, o, s.resume)) return false;
+    save_final(o, student, s.tok);
+    return true;
+}
+
+bool run_imitation(const TrainOptions& o) {
+    Setup s = prepare(o);
+    auto teacher = load_frozen_teacher(o);
+    Generator gen(o.seed), router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
+    models::LlavaModel student(with_tokenizer(o.family.student_mllm(false), s.tok), gen,
+                               teacher->model->vision_tower->vision_tower);
+    const models::MoeConfig moe = student.config.moe;
+    auto kd_positions = [&](const Tensor& labels) {
+        return o.kd_mask == "shifted" ? shifted_positions(labels) : unshifted_positions(labels);
+    };
+    const std::string d2d_dir = join(o.out, "d2d");
+
+    if (o.phase != "d2s") {
+        train_lm_and_projector(student);
+        Job d2d{"imitation d2d", d2d_dir, &student, &s.tok, loader_spec(o, {"general.json"}, false), o.steps, nullptr,
+                nullptr};
+        d2d.step = [&](const data::Batch& b) {
+            ModelInputs in = to_model_inputs(b);
+            Tensor t = teacher_logits(*teacher, in);
+            Tensor kd = distillation_loss(student.forward(in.input_ids, in.pixels).logits, t, kd_positions(in.labels), o.tau);
+            return StepResult{kd, {{"kd", kd.item()}}, in.tokens};
+        };
+        if (!run_job(d2d, o, s.resume)) return false;
+        if (o.phase == "d2d") {
+            save_final(o, student, s.tok);
+            return true;
+        }
+    } else {
+        // d2s alone starts from a finished d2d phase of this run folder.
+        MOD_CHECK(job_finished(d2d_dir), ValueError, "train_mod", "phase=d2s needs a finished d2d phase in ", d2d_dir,
+                  "; run phase=d2d (or phase=both) first");
+        student.load_state_dict(load_model(checkpoint_dir(d2d_dir)).model->state_dict());
+    }
+
+    student.upcycle(gen);
+    train_mlps_and_projector(student);
+    Job d2s{"imitation d2s", join(o.out, "d2s"), &student, &s.tok, loader_spec(o, {"multitask.json"}, false), o.steps,
+            nullptr, &router_gen};
+    d2s.step = [&](const data::Batch& b) {
+        ModelInputs in = to_model_inputs(b);
+        Tensor t = teacher_logits(*teacher, in);
+        models::MllmOutput out = student.forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen);
+        Tensor kd = distillation_loss(out.logits, t, kd_positions(in.labels), o.tau);
+        Tensor ce = response_cross_entropy(out.logits, shifted_positions(in.labels));
+        Terms terms{{"kd", kd.item()}, {"ce", ce.item()}};
+        Tensor loss = plus(kd + ce, moe_terms(out, moe, terms));
+        terms.insert(terms.begin(), {"loss", loss.item()});
+        return StepResult{loss, terms, in.tokens};
+    };
+    if (!run_job(d2s, o, s.resume)) return false;
+    save_final(o, student, s.tok);
+    return true;
+}
+
+bool run_preference(const TrainOptions& o) {
+    Setup s = prepare(o);
+    auto teacher = load_frozen_teacher(o);
+    auto student = load_model(resolve_model_dir(o.student)).model;
+    MOD_CHECK(student->config.sparse, ValueError, "train_mod", "preference distillation trains the sparse student; ",
+              o.student, " holds a dense model (run stage=imitation with phase=both first)");
+    Generator router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
+    train_mlps_and_projector(*student);
+    const models::MoeConfig moe = student->config.moe;
+    Job job{"preference " + o.loss, join(o.out, o.loss), student.get(), &s.tok,
+            loader_spec(o, {"preference.json"}, true), o.steps, nullptr, &router_gen};
+    job.step = [&](const data::Batch& b) {
+        ModelInputs in = to_model_inputs(b);
+        LabelPositions pos = shifted_positions(in.labels);
+        Tensor ref = sequence_log_probs(teacher_logits(*teacher, in), pos, b.B);
+        models::MllmOutput out = student->forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen);
+        PreferenceLoss p = preference_loss(o.loss, sequence_log_probs(out.logits, pos, b.B), ref, o.beta);
+        Terms terms{{o.loss, p.loss.item()}};
+        Tensor loss = plus(p.loss, moe_terms(out, moe, terms));
+        terms.insert(terms.end(), {{"reward_chosen", p.reward_chosen}, {"reward_rejected", p.reward_rejected},
+                                   {"margin", p.margin}, {"pair_acc", p.accuracy}});
+        return StepResult{loss, terms, in.tokens};
+    };
+    if (!run_job(job, o, s.resume)) return false;
+    save_final(o, *student, s.tok);
+    return true;
+}
+
+}  // namespace
+
+std::string resolve_model_dir(const std::string& path) {
+    if (is_model_dir(path)) return path;
+    if (is_model_dir(join(path, "final"))) return join(path, "final");
+    throw IOError(detail::format_error("train_mod", path,
+                                       ": a model folder (model.safetensors + config.json) or a finished run "
+                                       "folder (with final/) expected"));
+}
+
+bool run_stage(const TrainOptions& o) {
+    if (o.stage == "teacher") return run_teacher(o);
+    if (o.stage == "align") return run_align(o);
+    if (o.stage == "imitation") return run_imitation(o);
+    if (o.stage == "preference") return run_preference(o);
+    // all: each stage in its own folder under out/.
+    TrainOptions t = o;
+    for (const char* stage : {"teacher", "imitation", "preference"}) {
+        t.stage = stage;
+        t.out = join(o.out, stage);
+        t.teacher = join(o.out, "teacher");
+        t.student = join(o.out, "imitation");
+        t.resume = o.resume.empty() ? "" : t.out;
+        t.lr = std::string(stage) == "preference" ? o.lr / 10 : o.lr;
+        if (std::string(stage) == "teacher" && is_model_dir(join(t.out, "final"))) continue;
+        if (!run_stage(t)) return false;
+    }
+    return true;
+}
+
+}  // namespace mod::train

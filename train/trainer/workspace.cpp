@@ -1,0 +1,71 @@
+#include "trainer/workspace.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "data/conversation.h"
+#include "data/tokenizer_corpus.h"
+#include "data/world.h"
+
+namespace mod::train {
+
+namespace fs = std::filesystem;
+
+void ensure_world(const std::string& data_dir, uint64_t seed) {
+    if (fs::exists(fs::path(data_dir) / "meta.json")) return;
+    std::fprintf(stderr, "train_mod: no world in %s; generating the built-in world there (first use)...\n",
+                 data_dir.c_str());
+    data::WorldConfig config;
+    config.out = data_dir;
+    config.seed = seed;
+    const data::WorldStats s = data::write_world(config);
+    std::fprintf(stderr, "train_mod: world ready: %lld general, %lld multi-task, %lld preference samples\n",
+                 static_cast<long long>(s.general), static_cast<long long>(s.multitask),
+                 static_cast<long long>(s.preference));
+}
+
+text::Tokenizer ensure_tokenizer(const std::string& path, const std::string& data_dir, int64_t vocab_limit) {
+    if (!fs::exists(path)) {
+        std::fprintf(stderr, "train_mod: no tokenizer at %s; training one on the world (first use)...\n", path.c_str());
+        text::BpeTrainConfig config;
+        config.vocab_size = static_cast<int>(vocab_limit);
+        const std::string train = data_dir + "/train/";
+        data::train_tokenizer_on({train + "general.json", train + "multitask.json", train + "preference.json"}, config)
+            .save(path);
+    }
+    return text::Tokenizer::load(path);
+}
+
+std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::Tokenizer& tok,
+                                          const models::VisionConfig& vision) {
+    data::LoadOptions load;
+    load.skip_bad = spec.skip_bad;
+    std::vector<data::Sample> samples = spec.preference ? data::load_preferences(spec.files, load)
+                                                        : data::load_conversations(spec.files, load);
+    data::LoaderConfig config;
+    config.batch_size = spec.batch_size;
+    config.seed = spec.seed;
+    config.skip_bad = spec.skip_bad;
+    config.drop_last = true;  // equal batches: steady step times and exact resume arithmetic
+    config.start_epoch = spec.start_epoch;
+    config.start_position = spec.start_position;
+    config.sequence.image_tokens = vision.num_patches();
+    config.sequence.max_len = spec.max_len;
+    config.image.size = static_cast<int>(vision.image_size);
+    for (int c = 0; c < 3; ++c) {
+        config.image.mean[c] = static_cast<float>(vision.image_mean[c]);
+        config.image.std[c] = static_cast<float>(vision.image_std[c]);
+    }
+    return std::make_unique<data::Loader>(std::move(samples), tok, config);
+}
+
+models::MllmConfig with_tokenizer(models::MllmConfig config, const text::Tokenizer& tok) {
+    MOD_CHECK(tok.vocab_size() <= config.lm.vocab_size, ValueError, "train_mod", "an LM vocabulary of at least ",
+              tok.vocab_size(), " (the tokenizer's) expected, got vocab_size ", config.lm.vocab_size,
+              "; raise vocab_size in the config");
+    config.image_token_id = tok.require_id(text::kImageToken);
+    return config;
+}
+
+}  // namespace mod::train

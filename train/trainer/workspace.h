@@ -1,0 +1,37 @@
+// What every stage needs before it trains: the world (generated on first use), the tokenizer
+// (trained on the world on first use), and loaders configured from the model's vision config.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "models/config.h"
+#include "text/tokenizer.h"
+
+namespace mod::train {
+
+// Generates data_dir with make_world's defaults when it holds no world yet, saying so.
+void ensure_world(const std::string& data_dir, uint64_t seed);
+// Loads the tokenizer, training one on the world's training files first when the file is missing.
+text::Tokenizer ensure_tokenizer(const std::string& path, const std::string& data_dir, int64_t vocab_limit);
+
+struct LoaderSpec {
+    std::vector<std::string> files;  // LLaVA JSON files
+    bool preference = false;
+    int64_t batch_size = 8;
+    uint64_t seed = 0;
+    int64_t max_len = 256;
+    bool skip_bad = false;
+    int64_t start_epoch = 0, start_position = 0;
+};
+
+std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::Tokenizer& tok,
+                                          const models::VisionConfig& vision);
+
+// The model config for this tokenizer: image_token_id = the tokenizer's <image> id; the LM's
+// vocabulary must hold every token id.
+models::MllmConfig with_tokenizer(models::MllmConfig config, const text::Tokenizer& tok);
+
+}  // namespace mod::train
