@@ -40,6 +40,7 @@ void declare(data::KeyValueArgs& a) {
     a.add("skip_nonfinite", "false", "skip a batch whose loss is NaN or infinite instead of stopping");
     a.add("skip_bad", "false", "skip bad samples (missing images, ...) and count them");
     a.add("eval_limit", "200", "stage=all: samples per eval split");
+    a.add("stop_after", "0", "stop with a checkpoint after this many steps of this invocation (0: run to the end)");
     a.add("device", "cpu", "cpu (the CUDA backend has no compute kernels yet)");
 }
 
@@ -99,6 +100,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.skip_nonfinite = a.get_bool("skip_nonfinite");
     o.skip_bad = a.get_bool("skip_bad");
     o.eval_limit = a.get_int("eval_limit", 1, int64_t(1) << 40);
+    o.stop_after = a.get_int("stop_after", 0, int64_t(1) << 40);
     const std::string device = a.get("device");
     if (device != "cpu")
         throw data::ArgError("[train_mod] device=" + device +

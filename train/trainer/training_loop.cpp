@@ -103,14 +103,17 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
     g_interrupted = false;
     auto previous = std::signal(SIGINT, on_sigint);
     int64_t skipped_steps = 0;
+    const int64_t first_step = s.step;
 
     while (s.step < job.steps) {
-        if (g_interrupted) {
+        const bool stop = o.stop_after > 0 && s.step - first_step >= o.stop_after;
+        if (g_interrupted || stop) {
             progress.finish();
             save_checkpoint(job, opt, s);
             std::signal(SIGINT, previous);
-            std::fprintf(stderr, "train_mod: interrupted at step %lld; checkpoint saved in %s; continue with resume=%s\n",
-                         static_cast<long long>(s.step), checkpoint_dir(job.dir).c_str(), o.out.c_str());
+            std::fprintf(stderr, "train_mod: %s at step %lld; checkpoint saved in %s; continue with resume=%s\n",
+                         stop ? "stopped (stop_after)" : "interrupted", static_cast<long long>(s.step),
+                         checkpoint_dir(job.dir).c_str(), o.out.c_str());
             return false;
         }
         opt.zero_grad();

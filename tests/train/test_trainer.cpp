@@ -1,0 +1,176 @@
+// The trainer: label positions, the distillation and preference losses against hand-computed
+// values, and whole stages on a tiny world: each stage runs, resume continues bit for bit,
+// a non-finite loss stops with the step and term named.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/elementwise.h"
+#include "core/loss.h"
+#include "core/random.h"
+#include "core/reduce.h"
+#include "core/softmax.h"
+#include "data/errors.h"
+#include "data/world.h"
+#include "temp_dir.h"
+#include "trainer/losses.h"
+#include "trainer/progress.h"
+#include "trainer/stages.h"
+
+namespace mod::train {
+namespace {
+
+TEST(Trainer, ShiftedAndUnshiftedPositions) {
+    Tensor labels = Tensor::from_vector<int64_t>({-100, -100, 5, 6, -100, -100, 7, -100}, {2, 4});
+    LabelPositions s = shifted_positions(labels);
+    EXPECT_EQ(s.rows.to_vector<int64_t>(), (std::vector<int64_t>{1, 2, 5}));
+    EXPECT_EQ(s.targets.to_vector<int64_t>(), (std::vector<int64_t>{5, 6, 7}));
+    EXPECT_EQ(s.sample.to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 1}));
+    LabelPositions u = unshifted_positions(labels);
+    EXPECT_EQ(u.rows.to_vector<int64_t>(), (std::vector<int64_t>{2, 3, 6}));
+}
+
+TEST(Trainer, SequenceLogProbsAndCrossEntropy) {
+    Generator gen(1);
+    Tensor logits = randn({2, 4, 6}, gen, DType::F64);
+    Tensor labels = Tensor::from_vector<int64_t>({-100, -100, 5, 1, -100, -100, 2, -100}, {2, 4});
+    LabelPositions pos = shifted_positions(labels);
+    std::vector<double> lp = log_softmax(logits, 2).to_vector<double>();
+    auto at = [&](int b, int t, int v) { return lp[(b * 4 + t) * 6 + v]; };
+    std::vector<double> got = sequence_log_probs(logits, pos, 2).to_vector<double>();
+    EXPECT_NEAR(got[0], at(0, 1, 5) + at(0, 2, 1), 1e-12);
+    EXPECT_NEAR(got[1], at(1, 1, 2), 1e-12);
+    EXPECT_NEAR(response_cross_entropy(logits, pos).item(), -(at(0, 1, 5) + at(0, 2, 1) + at(1, 1, 2)) / 3, 1e-12);
+}
+
+TEST(Trainer, PreferenceLossesMatchTheirFormulas) {
+    // Two pairs: policy and reference log-probs of chosen rows, then rejected rows.
+    Tensor policy = Tensor::from_vector<double>({-1.0, -2.0, -3.0, -1.5}, {4});
+    Tensor ref = Tensor::from_vector<double>({-1.5, -2.5, -2.0, -1.0}, {4});
+    const double beta = 0.5;
+    const double rc[2] = {0.5, 0.5}, rr[2] = {-1.0, -0.5};
+    auto sig = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+    PreferenceLoss dpo = preference_loss("dpo", policy, ref, beta);
+    const double want = (-std::log(sig(beta * (rc[0] - rr[0]))) - std::log(sig(beta * (rc[1] - rr[1])))) / 2;
+    EXPECT_NEAR(dpo.loss.item(), want, 1e-12);
+    EXPECT_NEAR(dpo.margin, beta * ((rc[0] - rr[0]) + (rc[1] - rr[1])) / 2, 1e-12);
+    EXPECT_EQ(dpo.accuracy, 1.0);
+    PreferenceLoss kto = preference_loss("kto_pair", policy, ref, beta);
+    const double kl_c = std::max(0.0, (rc[0] + rc[1]) / 2), kl_r = std::max(0.0, (rr[0] + rr[1]) / 2);
+    double k = 0;
+    for (int i = 0; i < 2; ++i) k += (1 - sig(beta * (rc[i] - kl_r))) + (1 - sig(beta * (kl_c - rr[i])));
+    EXPECT_NEAR(kto.loss.item(), k / 4, 1e-12);
+    EXPECT_THROW(preference_loss("ipo", policy, ref, beta), ValueError);
+    // Stable for large margins: no overflow to inf.
+    Tensor far = Tensor::from_vector<double>({-1000.0, 1000.0}, {2});
+    EXPECT_TRUE(std::isfinite(preference_loss("dpo", far, Tensor::zeros({2}, DType::F64), 1.0).loss.item()));
+}
+
+TEST(Trainer, DistillationLossDropsPaddedTeacherVocabulary) {
+    Generator gen(2);
+    Tensor s = randn({1, 3, 5}, gen, DType::F64), t = randn({1, 3, 7}, gen, DType::F64);
+    Tensor labels = Tensor::from_vector<int64_t>({-100, 1, 2}, {1, 3});
+    LabelPositions pos = shifted_positions(labels);
+    Tensor want = soft_cross_entropy(s.reshape({3, 5}).narrow(0, 0, 2).contiguous(),
+                                     t.reshape({3, 7}).narrow(0, 0, 2).narrow(1, 0, 5).contiguous(), 2.0);
+    EXPECT_NEAR(distillation_loss(s, t, pos, 2.0).item(), want.item(), 1e-12);
+    EXPECT_THROW(distillation_loss(t, s, pos, 1.0), ShapeError);
+}
+
+// A tiny world and tokenizer shared by the stage tests.
+class Stages : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = std::make_unique<test::TempDir>();
+        data::WorldConfig w;
+        w.out = dir_->str("world");
+        w.images = 48;
+        w.test_images = 8;
+        w.preference_pairs = 32;
+        data::write_world(w);
+    }
+    static void TearDownTestSuite() { dir_.reset(); }
+
+    TrainOptions options(const std::string& stage, const std::string& out) const {
+        const char* argv[] = {"train_mod", "x"};
+        std::string config = std::string(MOD_SOURCE_DIR) + "/configs/tiny.json";
+        std::vector<std::string> args = {"train_mod", "stage=" + stage, "config=" + config, "data=" + dir_->str("world"),
+                                         "out=" + dir_->str(out), "teacher=" + dir_->str("teacher"),
+                                         "student=" + dir_->str("imitation"), "steps=6", "batch_size=4",
+                                         "save_every=3", "log_every=1", "lr=1e-3"};
+        std::vector<const char*> c;
+        for (const std::string& a : args) c.push_back(a.c_str());
+        (void)argv;
+        return *parse_train_options(static_cast<int>(c.size()), c.data());
+    }
+
+    static std::unique_ptr<test::TempDir> dir_;
+};
+std::unique_ptr<test::TempDir> Stages::dir_;
+
+TEST_F(Stages, EveryStageRuns) {
+    ASSERT_TRUE(run_stage(options("teacher", "teacher")));
+    EXPECT_TRUE(std::filesystem::exists(dir_->str("teacher/final/model.safetensors")));
+    EXPECT_TRUE(std::filesystem::exists(dir_->str("teacher/sft/loss.png")));
+    EXPECT_TRUE(std::filesystem::exists(dir_->str("teacher/train_config.json")));
+    ASSERT_TRUE(run_stage(options("imitation", "imitation")));
+    EXPECT_TRUE(std::filesystem::exists(dir_->str("imitation/d2d/checkpoint/optimizer.safetensors")));
+    ASSERT_TRUE(run_stage(options("preference", "preference")));
+    EXPECT_EQ(read_metrics(dir_->str("preference/dpo/metrics.jsonl"))["dpo"].size(), 6u);
+}
+
+TEST_F(Stages, ResumeContinuesBitForBit) {
+    ASSERT_TRUE(run_stage(options("teacher", "teacher")));
+    // Uninterrupted: both imitation phases, 6 steps each.
+    ASSERT_TRUE(run_stage(options("imitation", "full")));
+    // Stopped twice (inside d2d, then inside d2s) and resumed each time.
+    TrainOptions cut = options("imitation", "cut");
+    cut.stop_after = 4;
+    EXPECT_FALSE(run_stage(cut));  // d2d stops at step 4
+    cut.resume = cut.out;
+    cut.stop_after = 5;
+    EXPECT_FALSE(run_stage(cut));  // d2d finishes (2 steps), d2s stops at step 5
+    cut.stop_after = 0;
+    ASSERT_TRUE(run_stage(cut));
+    for (const char* phase : {"d2d", "d2s"}) {
+        auto a = read_metrics(dir_->str(std::string("full/") + phase + "/metrics.jsonl"));
+        auto b = read_metrics(dir_->str(std::string("cut/") + phase + "/metrics.jsonl"));
+        ASSERT_EQ(a["kd"].size(), 6u) << phase;
+        EXPECT_EQ(a["kd"], b["kd"]) << phase;  // exact equality: same bits
+        EXPECT_EQ(a["grad_norm"], b["grad_norm"]) << phase;
+    }
+}
+
+TEST_F(Stages, NonFiniteLossStopsNamingTheStep) {
+    ASSERT_TRUE(run_stage(options("teacher", "teacher")));
+    TrainOptions o = options("imitation", "nan");
+    o.tau = 1e-300;  // underflows the scaled logits to inf - inf = NaN in the KD term
+    o.phase = "d2d";
+    try {
+        run_stage(o);
+        FAIL() << "a NaN loss must stop the run";
+    } catch (const ValueError& e) {
+        EXPECT_NE(std::string(e.what()).find("step 1: loss term 'kd' is not finite"), std::string::npos) << e.what();
+    }
+    o.skip_nonfinite = true;
+    EXPECT_TRUE(run_stage(o));
+}
+
+TEST_F(Stages, BadOptionsAreClearErrors) {
+    const char* argv[] = {"train_mod", "stage=imitaton"};
+    EXPECT_THROW(parse_train_options(2, argv), data::ArgError);
+    const char* argv2[] = {"train_mod", "stage=teacher", "stepz=3"};
+    try {
+        parse_train_options(3, argv2);
+        FAIL();
+    } catch (const data::ArgError& e) {
+        EXPECT_NE(std::string(e.what()).find("did you mean \"steps\""), std::string::npos) << e.what();
+    }
+    TrainOptions o = options("preference", "nope");
+    o.student = dir_->str("missing");
+    EXPECT_THROW(run_stage(o), IOError);
+}
+
+}  // namespace
+}  // namespace mod::train
