@@ -77,4 +77,19 @@ std::string nfc(std::string_view s) {
     return std::string(reinterpret_cast<const char*>(raw), static_cast<size_t>(n));
 }
 
+std::string replace_invalid_utf8(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        char32_t cp = 0;
+        const size_t begin = i;
+        if (next_code_point(s, i, cp)) {
+            out.append(s.substr(begin, i - begin));
+        } else {
+            out += encode_utf8(0xFFFD);
+            ++i;
+        }
+    }
+    return out;
+}
+
 }  // namespace mod::text

@@ -15,6 +15,8 @@ bool next_code_point(std::string_view s, size_t& i, char32_t& cp);
 size_t find_invalid_utf8(std::string_view s);
 
 std::string encode_utf8(char32_t cp);
+// s with every byte that does not start a valid code point replaced by U+FFFD.
+std::string replace_invalid_utf8(std::string_view s);
 
 // Unicode NFC (canonical composition). Throws TokenizerError on invalid UTF-8.
 std::string nfc(std::string_view s);

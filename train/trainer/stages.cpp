@@ -2,11 +2,13 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.h"
 #include "core/elementwise.h"
 #include "trainer/batch_tensors.h"
 #include "trainer/checkpoint.h"
+#include "trainer/eval.h"
 #include "trainer/losses.h"
 #include "trainer/training_loop.h"
 #include "trainer/workspace.h"
@@ -252,6 +254,23 @@ bool run_stage(const TrainOptions& o) {
         if (std::string(stage) == "teacher" && is_model_dir(join(t.out, "final"))) continue;
         if (!run_stage(t)) return false;
     }
+    // The eval table: teacher and the student after each stage, side by side.
+    EvalOptions eval;
+    eval.limit = o.eval_limit;
+    eval.on_progress = [](const std::string& set, int64_t done, int64_t total) {
+        if (done == total) std::fprintf(stderr, "eval_mod: %s %lld/%lld\n", set.c_str(), static_cast<long long>(done),
+                                        static_cast<long long>(total));
+    };
+    std::vector<EvalResult> results;
+    nlohmann::ordered_json report = nlohmann::ordered_json::array();
+    for (const char* stage : {"teacher", "imitation", "preference"}) {
+        LoadedModel m = load_model(resolve_model_dir(join(o.out, stage)));
+        results.push_back(evaluate(*m.model, m.tokenizer, o.data, eval, stage));
+        report.push_back(results.back().to_json());
+    }
+    write_file_atomic(join(o.out, "eval.json"), report.dump(2) + "\n");
+    std::fputs(format_table(results).c_str(), stdout);
+    std::fprintf(stderr, "train_mod: all stages done; eval table in %s\n", join(o.out, "eval.json").c_str());
     return true;
 }
 

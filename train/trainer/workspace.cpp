@@ -52,12 +52,18 @@ std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::To
     config.start_position = spec.start_position;
     config.sequence.image_tokens = vision.num_patches();
     config.sequence.max_len = spec.max_len;
-    config.image.size = static_cast<int>(vision.image_size);
-    for (int c = 0; c < 3; ++c) {
-        config.image.mean[c] = static_cast<float>(vision.image_mean[c]);
-        config.image.std[c] = static_cast<float>(vision.image_std[c]);
-    }
+    config.image = preprocess_config(vision);
     return std::make_unique<data::Loader>(std::move(samples), tok, config);
+}
+
+data::PreprocessConfig preprocess_config(const models::VisionConfig& vision) {
+    data::PreprocessConfig pre;
+    pre.size = static_cast<int>(vision.image_size);
+    for (int c = 0; c < 3; ++c) {
+        pre.mean[c] = static_cast<float>(vision.image_mean[c]);
+        pre.std[c] = static_cast<float>(vision.image_std[c]);
+    }
+    return pre;
 }
 
 models::MllmConfig with_tokenizer(models::MllmConfig config, const text::Tokenizer& tok) {

@@ -30,6 +30,9 @@ struct LoaderSpec {
 std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::Tokenizer& tok,
                                           const models::VisionConfig& vision);
 
+// METHOD.md §1 preprocessing with the vision config's size, mean and std.
+data::PreprocessConfig preprocess_config(const models::VisionConfig& vision);
+
 // The model config for this tokenizer: image_token_id = the tokenizer's <image> id; the LM's
 // vocabulary must hold every token id.
 models::MllmConfig with_tokenizer(models::MllmConfig config, const text::Tokenizer& tok);

@@ -1,0 +1,211 @@
+// Evaluation: the metrics against hand-computed values on hand-written answers (normalisation,
+// per-task accuracy, POPE, CHAIR), the JSON and the side-by-side table, and one end-to-end run of
+// evaluate() on a small generated world with a tiny random model (counts, limit, missing files).
+#include "trainer/eval.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "core/random.h"
+#include "data/errors.h"
+#include "data/world.h"
+#include "models/config.h"
+#include "temp_dir.h"
+#include "text/train_bpe.h"
+
+namespace {
+
+using namespace mod;
+using data::Shape;
+
+TEST(EvalMetrics, NormalizeAnswer) {
+    EXPECT_EQ(train::normalize_answer("  Red.\n"), "red");
+    EXPECT_EQ(train::normalize_answer("Top Left"), "top left");
+    EXPECT_EQ(train::normalize_answer("3.."), "3.");  // only one trailing period goes
+    EXPECT_EQ(train::normalize_answer(" "), "");
+    EXPECT_TRUE(train::answer_matches(" Circle.", "circle"));
+    EXPECT_FALSE(train::answer_matches("circles", "circle"));
+    EXPECT_TRUE(train::answer_is_yes(" Yes."));
+    EXPECT_TRUE(train::answer_is_yes("yes, there is"));
+    EXPECT_FALSE(train::answer_is_yes("no"));
+    EXPECT_FALSE(train::answer_is_yes("I think yes"));
+}
+
+TEST(EvalMetrics, AccuracyPerTask) {
+    struct Row {
+        const char* task;
+        const char* answer;
+        const char* truth;
+    };
+    const Row rows[] = {{"color", "Red.", "red"}, {"color", "blue", "red"}, {"color", " green", "green"},
+                        {"count", "3", "3"},      {"count", "three", "3"}, {"shape", "star", "star"}};
+    std::map<std::string, train::Accuracy> tasks;
+    train::Accuracy overall;
+    for (const Row& r : rows) {
+        const bool ok = train::answer_matches(r.answer, r.truth);
+        tasks[r.task].add(ok);
+        overall.add(ok);
+    }
+    EXPECT_DOUBLE_EQ(tasks["color"].rate(), 2.0 / 3);
+    EXPECT_DOUBLE_EQ(tasks["count"].rate(), 0.5);
+    EXPECT_DOUBLE_EQ(tasks["shape"].rate(), 1.0);
+    EXPECT_EQ(overall.correct, 4);
+    EXPECT_EQ(overall.total, 6);
+    EXPECT_EQ(train::Accuracy{}.rate(), 0.0);
+}
+
+TEST(EvalMetrics, PopeAgainstHandCounts) {
+    // truth, answer -> tp tp fn fp tn tn fp tp: tp 3, fp 2, tn 2, fn 1
+    const std::vector<std::pair<bool, std::string>> probes = {
+        {true, "yes"}, {true, "Yes."}, {true, "no"}, {false, "yes"},
+        {false, "no"}, {false, "No."}, {false, "yes"}, {true, "yes, there is"}};
+    train::PopeMetrics m;
+    for (const auto& [present, answer] : probes) m.add(train::answer_is_yes(answer), present);
+    EXPECT_EQ(m.tp, 3);
+    EXPECT_EQ(m.fp, 2);
+    EXPECT_EQ(m.tn, 2);
+    EXPECT_EQ(m.fn, 1);
+    EXPECT_DOUBLE_EQ(m.accuracy(), 5.0 / 8);
+    EXPECT_DOUBLE_EQ(m.precision(), 3.0 / 5);
+    EXPECT_DOUBLE_EQ(m.recall(), 3.0 / 4);
+    EXPECT_DOUBLE_EQ(m.f1(), 2 * 0.6 * 0.75 / (0.6 + 0.75));
+    EXPECT_DOUBLE_EQ(m.yes_ratio(), 5.0 / 8);
+    // Always "no": precision and F1 have empty denominators and read 0, not NaN.
+    train::PopeMetrics never;
+    never.add(false, true);
+    never.add(false, false);
+    EXPECT_EQ(never.precision(), 0.0);
+    EXPECT_EQ(never.f1(), 0.0);
+    EXPECT_EQ(never.yes_ratio(), 0.0);
+}
+
+TEST(EvalMetrics, MentionedShapes) {
+    EXPECT_EQ(train::mentioned_shapes("Two Circles, a circle and a STAR."), (std::set<Shape>{Shape::circle, Shape::star}));
+    EXPECT_EQ(train::mentioned_shapes("crosses and squares"), (std::set<Shape>{Shape::cross, Shape::square}));
+    // Whole words only; "text" and "shapes" are not shapes.
+    EXPECT_TRUE(train::mentioned_shapes("ringing starlight, the text \"AB\", 3 shapes").empty());
+}
+
+TEST(EvalMetrics, ChairAgainstHandCounts) {
+    train::ChairMetrics m;
+    m.add("A grey background with 2 shapes. There is a large red circle at the top left and a small blue star "
+          "at the center.",
+          {Shape::circle, Shape::star});                                       // 2 mentioned, 0 wrong
+    m.add("Two circles and a triangle.", {Shape::circle});                     // 2 mentioned, 1 wrong
+    m.add("Stars, crosses and a ring.", {Shape::ring, Shape::diamond});        // 3 mentioned, 2 wrong
+    m.add("The text \"AB\" is written in white.", {Shape::square});            // 0 mentioned
+    EXPECT_EQ(m.captions, 4);
+    EXPECT_EQ(m.mentioned, 7);
+    EXPECT_EQ(m.hallucinated, 3);
+    EXPECT_EQ(m.hallucinated_captions, 2);
+    EXPECT_DOUBLE_EQ(m.chair_i(), 3.0 / 7);
+    EXPECT_DOUBLE_EQ(m.chair_s(), 0.5);
+    EXPECT_EQ(train::ChairMetrics{}.chair_i(), 0.0);
+}
+
+train::EvalResult hand_result(const std::string& name, bool with_count) {
+    train::EvalResult r;
+    r.name = name;
+    r.params = {123456, 65432};
+    r.tasks["color"].add(true);
+    r.tasks["color"].add(false);
+    if (with_count) r.tasks["count"].add(true);
+    r.vqa_overall = {with_count ? 2 : 1, with_count ? 3 : 2};
+    r.pope["random"].add(true, true);
+    r.pope["random"].add(true, false);
+    r.chair.add("a circle and a star", {Shape::circle});
+    r.decode_tokens = 100;
+    r.decode_seconds = 4;
+    return r;
+}
+
+TEST(EvalTable, OneColumnPerModel) {
+    const std::string table = train::format_table({hand_result("runs/teacher", true), hand_result("runs/student", false)});
+    std::istringstream in(table);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    ASSERT_GT(lines.size(), 10u);
+    // Header: the metric column, then the models in order.
+    std::istringstream header(lines[0]);
+    std::vector<std::string> words;
+    for (std::string w; header >> w;) words.push_back(w);
+    EXPECT_EQ(words, (std::vector<std::string>{"metric", "runs/teacher", "runs/student"}));
+    // Every line has the same width (aligned columns), and each row holds two cells.
+    for (const std::string& line : lines) EXPECT_EQ(line.size(), lines[0].size()) << line;
+    auto row = [&](const std::string& label) {
+        for (const std::string& line : lines) {
+            if (line.rfind(label + " ", 0) == 0) {
+                std::istringstream cells(line.substr(label.size()));
+                std::vector<std::string> out;
+                for (std::string c; cells >> c;) out.push_back(c);
+                return out;
+            }
+        }
+        return std::vector<std::string>{};
+    };
+    EXPECT_EQ(row("vqa color acc %"), (std::vector<std::string>{"50.0", "50.0"}));
+    EXPECT_EQ(row("vqa count acc %"), (std::vector<std::string>{"100.0", "-"}));  // the student has no count row
+    EXPECT_EQ(row("pope random yes-ratio %"), (std::vector<std::string>{"100.0", "100.0"}));
+    EXPECT_EQ(row("chair_s %"), (std::vector<std::string>{"100.0", "100.0"}));
+    EXPECT_EQ(row("parameters (total)"), (std::vector<std::string>{"123.5K", "123.5K"}));
+    EXPECT_EQ(row("decode tokens/s"), (std::vector<std::string>{"25.0", "25.0"}));
+}
+
+TEST(EvalTable, Json) {
+    const nlohmann::ordered_json j = hand_result("runs/teacher", true).to_json();
+    EXPECT_EQ(j["name"], "runs/teacher");
+    EXPECT_EQ(j["parameters"]["activated"], 65432);
+    EXPECT_DOUBLE_EQ(j["understanding"]["tasks"]["color"]["accuracy"].get<double>(), 0.5);
+    EXPECT_DOUBLE_EQ(j["pope"]["random"]["precision"].get<double>(), 0.5);
+    EXPECT_DOUBLE_EQ(j["chair"]["chair_i"].get<double>(), 0.5);
+    EXPECT_DOUBLE_EQ(j["decode"]["tokens_per_second"].get<double>(), 25.0);
+}
+
+TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
+    test::TempDir dir;
+    data::WorldConfig world;
+    world.out = dir.str("world");
+    world.images = 4;
+    world.test_images = 3;
+    world.preference_pairs = 2;
+    data::write_world(world);
+
+    text::BpeTrainConfig bpe;
+    bpe.vocab_size = 280;
+    text::WordCounter words(bpe);
+    words.add("Is there a circle in the image? Describe the image in detail. yes no red");
+    const text::Tokenizer tok = text::train_bpe(words, bpe);
+    models::MllmConfig config =
+        models::load_family_config(std::string(MOD_SOURCE_DIR) + "/configs/tiny.json").student_mllm(false);
+    config.lm.vocab_size = tok.vocab_size();
+    config.image_token_id = tok.require_id(text::kImageToken);
+    Generator gen(5);
+    const models::LlavaModel model(config, gen);
+
+    train::EvalOptions options;
+    options.limit = 2;
+    options.answer_tokens = 2;
+    options.caption_tokens = 4;
+    int64_t calls = 0;
+    options.on_progress = [&](const std::string&, int64_t done, int64_t total) {
+        ++calls;
+        EXPECT_LE(done, total);
+    };
+    const train::EvalResult r = train::evaluate(model, tok, world.out, options, "tiny");
+    EXPECT_EQ(r.name, "tiny");
+    EXPECT_EQ(r.vqa_overall.total, 2);
+    int64_t per_task = 0;
+    for (const auto& [task, acc] : r.tasks) per_task += acc.total;
+    EXPECT_EQ(per_task, 2);
+    ASSERT_EQ(r.pope.size(), 3u);
+    for (const auto& [split, m] : r.pope) EXPECT_EQ(m.total(), 2) << split;
+    EXPECT_EQ(r.chair.captions, 2);
+    EXPECT_EQ(calls, 2 + 3 * 2 + 2);
+    EXPECT_GT(r.decode_tokens, 0);
+    EXPECT_EQ(r.params.total, model.parameter_counts().total);
+
+    EXPECT_THROW(train::evaluate(model, tok, dir.str("nowhere"), options, "tiny"), data::DataError);
+}
+
+}  // namespace

@@ -1,0 +1,100 @@
+// Scoring a model on a world's held-out sets (METHOD.md §4):
+//   <world>/test/vqa.json                      understanding: exact-match accuracy per "task"
+//   <world>/test/pope_{random,popular,adversarial}.json   yes/no existence probes
+//   <world>/test/chair.json                    free captions scored against "objects"
+// plus total and activated parameters and decode speed. Answers are generated greedily with the
+// KV cache. Rates are fractions in [0, 1]; a rate with an empty denominator is 0.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "data/scene.h"
+#include "models/mllm.h"
+#include "text/tokenizer.h"
+
+namespace mod::train {
+
+// --- metrics on answers (no model involved) ---
+
+// Lowercase, surrounding whitespace trimmed, one trailing period dropped: "Red." -> "red".
+std::string normalize_answer(const std::string& answer);
+// POPE's rule: the normalised answer starts with "yes".
+bool answer_is_yes(const std::string& answer);
+
+struct Accuracy {
+    int64_t correct = 0;
+    int64_t total = 0;
+    double rate() const { return total > 0 ? static_cast<double>(correct) / total : 0.0; }
+    void add(bool ok);
+};
+
+// Exact match after normalize_answer on both sides.
+bool answer_matches(const std::string& answer, const std::string& truth);
+
+// The confusion counts of yes/no probes; "positive" = the object is present / the answer is yes.
+struct PopeMetrics {
+    int64_t tp = 0, fp = 0, tn = 0, fn = 0;
+    void add(bool answered_yes, bool present);
+    int64_t total() const { return tp + fp + tn + fn; }
+    double accuracy() const;
+    double precision() const;
+    double recall() const;
+    double f1() const;
+    double yes_ratio() const;  // share of answers that are yes
+};
+
+// Shapes a caption mentions: words (lowercased, split at non-letters) that are a shape's name or
+// plural. Text objects are not shapes here, as in chair.json's "objects".
+std::set<data::Shape> mentioned_shapes(const std::string& caption);
+
+// CHAIR over captions: each caption's mentioned shapes (a shape counts once per caption) against
+// the shapes in its image.
+struct ChairMetrics {
+    int64_t captions = 0;
+    int64_t hallucinated_captions = 0;  // captions with at least one mentioned shape not in the image
+    int64_t mentioned = 0;              // mentioned shapes, summed over captions
+    int64_t hallucinated = 0;           // of those, shapes not in the image
+    void add(const std::string& caption, const std::set<data::Shape>& present);
+    double chair_i() const { return mentioned > 0 ? static_cast<double>(hallucinated) / mentioned : 0.0; }
+    double chair_s() const { return captions > 0 ? static_cast<double>(hallucinated_captions) / captions : 0.0; }
+};
+
+// --- evaluating a model ---
+
+struct EvalOptions {
+    int64_t limit = 0;                // first N samples of each file; 0 = all
+    int64_t answer_tokens = 16;       // max_new_tokens for short answers (VQA, POPE)
+    int64_t caption_tokens = 128;     // max_new_tokens for captions
+    // Called after each sample: the set ("vqa", "pope_random", ..., "chair"), samples done, samples in it.
+    std::function<void(const std::string& set, int64_t done, int64_t total)> on_progress;
+};
+
+struct EvalResult {
+    std::string name;                        // the column title: the model folder
+    std::map<std::string, Accuracy> tasks;   // per task type
+    Accuracy vqa_overall;                    // all VQA samples together
+    std::map<std::string, PopeMetrics> pope;  // per split: random, popular, adversarial
+    ChairMetrics chair;
+    models::ParameterCounts params;
+    int64_t decode_tokens = 0;  // one-token forwards over every generation
+    double decode_seconds = 0;
+    double decode_tokens_per_second() const { return decode_seconds > 0 ? decode_tokens / decode_seconds : 0.0; }
+
+    nlohmann::ordered_json to_json() const;
+};
+
+// Scores `model` on world_dir/test. A missing set file is a data::DataError naming it.
+EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok, const std::string& world_dir,
+                    const EvalOptions& options, const std::string& name);
+
+// One row per metric, one column per result, aligned as plain text: the side-by-side table.
+std::string format_table(const std::vector<EvalResult>& results);
+
+}  // namespace mod::train
