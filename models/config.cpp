@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/suggest.h"
 
 namespace mod::models {
 
@@ -45,7 +46,8 @@ public:
     void finish() const {
         for (const auto& [key, value] : obj_.items()) {
             if (used_.count(key)) continue;
-            std::string hint = nearest(key, known_);
+            // Farther than about half the word's length is no useful hint.
+            std::string hint = nearest(key, known_, std::max<size_t>(3, key.size() / 2));
             throw ValueError(detail::format_error("config", where_, ": unknown key '", key, "'",
                                                   hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
         }
@@ -293,31 +295,6 @@ ParameterCounts mllm_parameter_counts(const MllmConfig& c) {
     const int64_t total = dense + n * (router + (c.moe.num_experts - 1) * expert);
     const int64_t activated = dense + n * (router + (c.moe.top_k - 1) * expert);
     return {total, activated};
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
-    std::string best;
-    size_t best_d = std::max<size_t>(3, word.size() / 2) + 1;  // farther than this is no useful hint
-    for (const std::string& c : candidates) {
-        size_t d = edit_distance(word, c);
-        if (d < best_d) {
-            best_d = d;
-            best = c;
-        }
-    }
-    return best;
 }
 
 }  // namespace mod::models

@@ -95,8 +95,4 @@ struct ParameterCounts {
 // a token activates top_k of them.
 ParameterCounts mllm_parameter_counts(const MllmConfig& c);
 
-// Levenshtein distance, for "did you mean" suggestions.
-size_t edit_distance(const std::string& a, const std::string& b);
-std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
-
 }  // namespace mod::models

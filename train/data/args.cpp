@@ -1,6 +1,7 @@
 // key=value parsing with typed getters and nearest-key suggestions.
 #include "data/args.h"
 
+#include "core/suggest.h"
 #include "data/errors.h"
 
 #include <algorithm>
@@ -30,10 +31,7 @@ bool KeyValueArgs::parse(int argc, const char* const* argv) {
         const std::string key = arg.substr(0, eq);
         auto it = keys_.find(key);
         if (it == keys_.end()) {
-            const auto nearest = std::min_element(order_.begin(), order_.end(), [&](const auto& a, const auto& b) {
-                return edit_distance(key, a) < edit_distance(key, b);
-            });
-            throw ArgError("[" + program_ + "] unknown key \"" + key + "\"; did you mean \"" + *nearest +
+            throw ArgError("[" + program_ + "] unknown key \"" + key + "\"; did you mean \"" + nearest(key, order_) +
                            "\"? (see --help)");
         }
         if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
@@ -74,21 +72,15 @@ std::string KeyValueArgs::get_choice(const std::string& key, const std::vector<s
     if (std::find(choices.begin(), choices.end(), v) != choices.end()) return v;
     std::string list;
     for (const std::string& c : choices) list += (list.empty() ? "" : "|") + c;
-    const auto nearest = std::min_element(choices.begin(), choices.end(), [&](const auto& a, const auto& b) {
-        return edit_distance(v, a) < edit_distance(v, b);
-    });
-    throw ArgError("[" + program_ + "] " + key + "=" + v + ": expected " + list + "; did you mean \"" + *nearest +
+    throw ArgError("[" + program_ + "] " + key + "=" + v + ": expected " + list + "; did you mean \"" + nearest(v, choices) +
                    "\"?");
 }
 
 void KeyValueArgs::set_default(const std::string& key, const std::string& value) {
     auto it = keys_.find(key);
     if (it == keys_.end()) {
-        const auto nearest = std::min_element(order_.begin(), order_.end(), [&](const auto& a, const auto& b) {
-            return edit_distance(key, a) < edit_distance(key, b);
-        });
         throw ArgError("[" + program_ + "] unknown key \"" + key + "\" in the config file; did you mean \"" +
-                       *nearest + "\"?");
+                       nearest(key, order_) + "\"?");
     }
     it->second.default_value = value;
     if (!it->second.given) it->second.value = value;
@@ -160,19 +152,6 @@ std::string KeyValueArgs::help() const {
         out += left + key.help + "\n";
     }
     return out;
-}
-
-int edit_distance(const std::string& a, const std::string& b) {
-    std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int>(j);
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = static_cast<int>(i);
-        for (size_t j = 1; j <= b.size(); ++j) {
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
 }
 
 }  // namespace mod::data

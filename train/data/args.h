@@ -54,7 +54,5 @@ private:
     const Key& find(const std::string& key) const;
 };
 
-// Levenshtein distance, for "did you mean".
-int edit_distance(const std::string& a, const std::string& b);
 
 }  // namespace mod::data
