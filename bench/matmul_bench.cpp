@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
         mod::Generator gen(1);
         mod::Tensor a = mod::randn({n, n}, gen), b = mod::randn({n, n}, gen);
         const double flops = 2.0 * n * n * n;
-        const int reps = std::max(5, static_cast<int>(4e10 / flops));
+        const int reps = std::max(7, static_cast<int>(2.4e11 / flops));  // about a second per size
 
         const double t_engine = median_seconds([&] { mod::matmul(a, b); }, reps);
 

@@ -36,6 +36,8 @@ std::optional<MatrixLayout> gemm_layout(const Tensor& t) {
 
 // Products this small run one per thread over the batch instead of one threaded GEMM each.
 constexpr int64_t kSmallGemmFlops = int64_t(1) << 21;
+// From this size in every dim, a product is large enough for Eigen's own parallel GEMM.
+constexpr int64_t kEigenParallelMinDim = 512;
 
 // One single-threaded Eigen product on a block of C.
 template <typename T>
@@ -63,15 +65,18 @@ void gemm_block(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
 
 }  // namespace
 
-// Threads split C into row blocks (or column blocks when C is wide), one Eigen product each.
-// Eigen's own OpenMP GEMM is not used: its threads busy-wait on each other between panels,
-// and on 2 cores shared with a data-loading thread that spinning cost more than the product
-// (a 6x slower training step, measured). Inside a parallel region Eigen runs single-threaded.
+// Large square-ish products use Eigen's own OpenMP GEMM: its threads share the packed
+// panels of B, which beats packing them once per thread (measured at 1024 and 2048).
+// Everything smaller is split by this function into row blocks (or column blocks when C is
+// wide), one single-threaded Eigen product per thread: Eigen's threads busy-wait on each
+// other between panels, and for the many small products of a training step on 2 cores
+// shared with a data-loading thread that spinning cost more than the products (a 6x slower
+// step, measured). Inside a parallel region Eigen always runs single-threaded.
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (threads <= 1 || 2 * M * N * K < kSmallGemmFlops) {
+    if (threads <= 1 || 2 * M * N * K < kSmallGemmFlops || std::min({M, N, K}) >= kEigenParallelMinDim) {
         gemm_block<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "core/cpu/loops.h"
 
@@ -62,44 +63,41 @@ Tensor log_softmax_forward(const Tensor& x) {
     return out;
 }
 
-Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
+namespace {
+
+// dx row by row: f(y_row, dy_row, dx_row, n) over contiguous (rows, n) matrices, in parallel.
+template <typename F>
+Tensor backward_rows(const Tensor& y, const Tensor& dy, const char* op, F f) {
     const int64_t n = y.size(-1), rows = y.numel() / std::max<int64_t>(n, 1);
     Tensor dx = Tensor::empty(y.shape(), y.dtype());
-    dispatch_float(y.dtype(), "softmax_backward", [&](auto z) {
+    dispatch_float(y.dtype(), op, [&](auto z) {
         using T = decltype(z);
         const T* yp = y.data<T>();
         const T* gp = dy.data<T>();
         T* dp = dx.data<T>();
         parallel_for(rows, kParallelGrain / (n + 1), [&](int64_t b, int64_t e) {
-            for (int64_t r = b; r < e; ++r) {
-                const T *yr = yp + r * n, *gr = gp + r * n;
-                T dot = 0;
-                for (int64_t i = 0; i < n; ++i) dot += yr[i] * gr[i];
-                for (int64_t i = 0; i < n; ++i) dp[r * n + i] = yr[i] * (gr[i] - dot);
-            }
+            for (int64_t r = b; r < e; ++r) f(yp + r * n, gp + r * n, dp + r * n, n);
         });
     });
     return dx;
 }
 
-Tensor log_softmax_backward(const Tensor& y, const Tensor& dy) {
-    const int64_t n = y.size(-1), rows = y.numel() / std::max<int64_t>(n, 1);
-    Tensor dx = Tensor::empty(y.shape(), y.dtype());
-    dispatch_float(y.dtype(), "log_softmax_backward", [&](auto z) {
-        using T = decltype(z);
-        const T* yp = y.data<T>();
-        const T* gp = dy.data<T>();
-        T* dp = dx.data<T>();
-        parallel_for(rows, kParallelGrain / (n + 1), [&](int64_t b, int64_t e) {
-            for (int64_t r = b; r < e; ++r) {
-                const T *yr = yp + r * n, *gr = gp + r * n;
-                T total = 0;
-                for (int64_t i = 0; i < n; ++i) total += gr[i];
-                for (int64_t i = 0; i < n; ++i) dp[r * n + i] = gr[i] - std::exp(yr[i]) * total;
-            }
-        });
+}  // namespace
+
+Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
+    return backward_rows(y, dy, "softmax_backward", [](const auto* yr, const auto* gr, auto* dr, int64_t n) {
+        std::remove_const_t<std::remove_pointer_t<decltype(yr)>> dot = 0;
+        for (int64_t i = 0; i < n; ++i) dot += yr[i] * gr[i];
+        for (int64_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - dot);
     });
-    return dx;
+}
+
+Tensor log_softmax_backward(const Tensor& y, const Tensor& dy) {
+    return backward_rows(y, dy, "log_softmax_backward", [](const auto* yr, const auto* gr, auto* dr, int64_t n) {
+        std::remove_const_t<std::remove_pointer_t<decltype(yr)>> total = 0;
+        for (int64_t i = 0; i < n; ++i) total += gr[i];
+        for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - std::exp(yr[i]) * total;
+    });
 }
 
 }  // namespace mod::cpu

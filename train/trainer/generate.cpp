@@ -3,7 +3,6 @@
 // sorted by top-k over the whole vocabulary when top_p < 1 to cut the nucleus, and one uniform draw
 // from the seeded Generator walks the cumulative mass.
 #include "trainer/generate.h"
-#include "trainer/workspace.h"
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "core/softmax.h"
 #include "data/image_io.h"
 #include "data/preprocess.h"
+#include "trainer/workspace.h"
 
 namespace mod::train {
 
