@@ -14,7 +14,9 @@ namespace {
 void declare(data::KeyValueArgs& a) {
     a.add("stage", "", "teacher | align | imitation | preference | all (required)");
     a.add("config", "configs/quickstart.json", "model family config (JSON); its \"train\" object sets defaults");
-    a.add("data", "data/world", "world folder; generated with make_world's defaults on first use");
+    a.add("data", "data/world", "world folder; generated on first use (see world_images, world_max_objects)");
+    a.add("world_images", "2000", "training scenes of a world generated on first use");
+    a.add("world_max_objects", "6", "most shapes per scene of a world generated on first use (1-8)");
     a.add("tokenizer", "", "tokenizer.json; default <data>/tokenizer.json, trained on the world on first use");
     a.add("out", "", "run folder; default runs/<stage>");
     a.add("teacher", "runs/teacher", "teacher run or model folder (made by stage=teacher when missing)");
@@ -101,6 +103,8 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.skip_bad = a.get_bool("skip_bad");
     o.eval_limit = a.get_int("eval_limit", 1, int64_t(1) << 40);
     o.stop_after = a.get_int("stop_after", 0, int64_t(1) << 40);
+    o.world_images = a.get_int("world_images", 1, int64_t(1) << 40);
+    o.world_max_objects = a.get_int("world_max_objects", 1, 8);
     const std::string device = a.get("device");
     if (device != "cpu")
         throw data::ArgError("[train_mod] device=" + device +

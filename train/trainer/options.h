@@ -34,7 +34,9 @@ struct TrainOptions {
     int64_t threads = 0;
     int64_t max_len = 0;
     int64_t eval_limit = 0;
-    int64_t stop_after = 0;  // stop (with a checkpoint) after this many steps of this invocation
+    int64_t stop_after = 0;
+    int64_t world_images = 0;       // the world made on first use: training scenes
+    int64_t world_max_objects = 0;  // and the most shapes per scene  // stop (with a checkpoint) after this many steps of this invocation
     double lr = 0, warmup_ratio = 0, weight_decay = 0, clip = 0, tau = 1, beta = 0.1;
     uint64_t seed = 0;
     bool skip_nonfinite = false;

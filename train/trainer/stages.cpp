@@ -28,7 +28,7 @@ struct Setup {
 };
 
 Setup prepare(const TrainOptions& o) {
-    ensure_world(o.data, o.seed);
+    ensure_world(o.data, o.seed, o.world_images, o.world_max_objects);
     text::Tokenizer tok = ensure_tokenizer(o.tokenizer, o.data, std::min(o.family.student.vocab_size, o.family.teacher.vocab_size));
     fs::create_directories(o.out);
     write_file_atomic(join(o.out, "train_config.json"), o.resolved_json());
