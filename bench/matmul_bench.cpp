@@ -17,6 +17,7 @@
 #include <functional>
 #include <vector>
 
+#include "bench/timing.h"
 #include "core/matmul.h"
 #include "core/random.h"
 
@@ -24,22 +25,6 @@
 #include <cblas.h>
 extern "C" char* openblas_get_corename(void);
 #endif
-
-namespace {
-
-double median_seconds(const std::function<void()>& run, int reps) {
-    run();  // warm-up: page faults, thread start, packing buffers
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        run();
-        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
-    return t[reps / 2];
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
 #ifdef MOD_BENCH_OPENBLAS
@@ -63,17 +48,17 @@ int main(int argc, char** argv) {
         const double flops = 2.0 * n * n * n;
         const int reps = std::max(7, static_cast<int>(2.4e11 / flops));  // about a second per size
 
-        const double t_engine = median_seconds([&] { mod::matmul(a, b); }, reps);
+        const double t_engine = mod::bench::median_seconds([&] { mod::matmul(a, b); }, reps);
 
         using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
         Eigen::Map<const RowMat> ea(a.data<float>(), n, n), eb(b.data<float>(), n, n);
         RowMat ec(n, n);
-        const double t_eigen = median_seconds([&] { ec.noalias() = ea * eb; }, reps);
+        const double t_eigen = mod::bench::median_seconds([&] { ec.noalias() = ea * eb; }, reps);
 
         double t_blas = 0.0;
 #ifdef MOD_BENCH_OPENBLAS
         std::vector<float> c(n * n);
-        t_blas = median_seconds(
+        t_blas = mod::bench::median_seconds(
             [&] {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n,
                             b.data<float>(), n, 0.0f, c.data(), n);

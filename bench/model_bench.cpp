@@ -12,25 +12,10 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
+#include "bench/timing.h"
 #include "core/loss.h"
 #include "core/runtime.h"
 #include "models/mllm.h"
-
-namespace {
-
-double median_seconds(const std::function<void()>& run, int reps) {
-    run();
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        run();
-        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
-    return t[reps / 2];
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     using namespace mod;
@@ -64,8 +49,8 @@ int main(int argc, char** argv) {
                 Tensor logits = m.forward(input, pixels).logits.narrow(1, 0, T - 1).reshape({-1, V});
                 return cross_entropy(logits, target);
             };
-            const double fwd = median_seconds([&] { NoGradGuard g; loss(); }, reps);
-            const double both = median_seconds([&] {
+            const double fwd = mod::bench::median_seconds([&] { NoGradGuard g; loss(); }, reps);
+            const double both = mod::bench::median_seconds([&] {
                 loss().backward();
                 for (auto& [n, p] : m.named_parameters()) p.zero_grad();
             }, reps);

@@ -1,12 +1,12 @@
 #include "models/config.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/suggest.h"
 
 namespace mod::models {
@@ -76,14 +76,6 @@ json parse_json(const std::string& text, const std::string& source) {
         }
         throw IOError(detail::format_error("config", source, ":", line, ":", col, ": malformed JSON"));
     }
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    MOD_CHECK(in.good(), IOError, "config", path, ": cannot open the file");
-    std::ostringstream os;
-    os << in.rdbuf();
-    return os.str();
 }
 
 VisionConfig read_vision(const json& j, const std::string& where) {
@@ -228,7 +220,7 @@ ModelFamilyConfig parse_family_config(const std::string& text, const std::string
     return c;
 }
 
-ModelFamilyConfig load_family_config(const std::string& path) { return parse_family_config(read_file(path), path); }
+ModelFamilyConfig load_family_config(const std::string& path) { return parse_family_config(read_text_file(path, "config"), path); }
 
 MllmConfig parse_mllm_config(const std::string& text, const std::string& source) {
     json j = parse_json(text, source);
@@ -247,7 +239,7 @@ MllmConfig parse_mllm_config(const std::string& text, const std::string& source)
     return c;
 }
 
-MllmConfig load_mllm_config(const std::string& path) { return parse_mllm_config(read_file(path), path); }
+MllmConfig load_mllm_config(const std::string& path) { return parse_mllm_config(read_text_file(path, "config"), path); }
 
 std::string mllm_config_to_json(const MllmConfig& c) {
     json j = {{"vision", vision_json(c.vision)},

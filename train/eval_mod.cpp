@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
             j["limit"] = options.limit;
             j["models"] = nlohmann::ordered_json::array();
             for (const auto& r : results) j["models"].push_back(r.to_json());
-            mod::train::write_file_atomic(out, j.dump(2) + "\n");
+            mod::write_file_atomic(out, j.dump(2) + "\n");
             std::printf("eval_mod: wrote %s\n", out.c_str());
         }
         return 0;

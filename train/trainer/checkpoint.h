@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "core/file_io.h"
 #include "models/mllm.h"
 #include "text/tokenizer.h"
 
@@ -26,9 +27,5 @@ struct LoadedModel {
 LoadedModel load_model(const std::string& dir);
 // True when dir holds model.safetensors and config.json.
 bool is_model_dir(const std::string& dir);
-
-// Writes text to path through a temporary file and a rename.
-void write_file_atomic(const std::string& path, const std::string& text);
-std::string read_text_file(const std::string& path);
 
 }  // namespace mod::train
