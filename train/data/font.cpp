@@ -7,6 +7,7 @@ namespace {
 
 const char* glyph_rows(char c) {
     switch (c) {
+        case '.': return ".............................." "..#..";
         case 'A': return ".###.#...##...#######...##...##...#";
         case 'B': return "####.#...##...#####.#...##...#####.";
         case 'C': return ".###.#...##....#....#....#...#.###.";

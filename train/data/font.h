@@ -1,5 +1,5 @@
-// A built-in 5x7 bitmap font for digits and capital letters, so that rendering text needs no font
-// package and gives the same pixels everywhere.
+// A built-in 5x7 bitmap font for digits, capital letters and the full stop (plot labels), so that
+// rendering text needs no font package and gives the same pixels everywhere.
 #pragma once
 
 namespace mod::data {

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -102,8 +104,20 @@ std::map<std::string, std::vector<std::pair<double, double>>> read_metrics(const
     return series;
 }
 
+namespace {
+
+// Metrics that are not losses (different units) stay out of the loss plot.
+bool is_loss_term(const std::string& name) {
+    for (const char* other : {"grad_norm", "reward_chosen", "reward_rejected", "margin", "pair_acc"})
+        if (name == other) return false;
+    return true;
+}
+
+}  // namespace
+
 void plot_metrics(const std::string& metrics_path, const std::string& png_path) {
-    const auto series = read_metrics(metrics_path);
+    auto series = read_metrics(metrics_path);
+    for (auto it = series.begin(); it != series.end();) it = is_loss_term(it->first) ? std::next(it) : series.erase(it);
     const int W = 720, H = 400, left = 40, right = 10, top = 10, bottom = 30;
     data::ImageRgb img(W, H);
     std::fill(img.pixels.begin(), img.pixels.end(), uint8_t(255));
@@ -128,6 +142,20 @@ void plot_metrics(const std::string& metrics_path, const std::string& png_path) 
             plot(left - d, y, axis);
         }
     }
+    // Axis labels in the built-in font: the largest value at the top left, the last step at the right.
+    auto label = [&](const std::string& text, int x0, int y0) {
+        for (size_t i = 0; i < text.size(); ++i)
+            for (int gy = 0; gy < data::kGlyphHeight; ++gy)
+                for (int gx = 0; gx < data::kGlyphWidth; ++gx)
+                    if (data::glyph_pixel(text[i], gx, gy)) plot(x0 + static_cast<int>(i) * 6 + gx, y0 + gy, axis);
+    };
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", y_max);
+    label(buf, 2, top);
+    label("0", left - 8, H - bottom - 3);
+    std::snprintf(buf, sizeof buf, "%.0f", x_max);
+    label(buf, W - right - 6 * static_cast<int>(std::strlen(buf)), H - bottom + 8);
+    label("STEP", (W - 24) / 2, H - bottom + 8);
     const uint8_t palette[8][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
                                    {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
     int colour = 0;
@@ -147,12 +175,9 @@ void plot_metrics(const std::string& metrics_path, const std::string& png_path) 
         const int ly = top + 10 * (colour - 1);
         for (int dy = 0; dy < 6; ++dy)
             for (int dx = 0; dx < 14; ++dx) plot(W - right - 110 + dx, ly + dy, c);
-        for (size_t i = 0; i < name.size() && i < 14; ++i) {
-            const char ch = static_cast<char>(std::toupper(static_cast<unsigned char>(name[i])));
-            for (int gy = 0; gy < data::kGlyphHeight; ++gy)
-                for (int gx = 0; gx < data::kGlyphWidth; ++gx)
-                    if (data::glyph_pixel(ch, gx, gy)) plot(W - right - 92 + static_cast<int>(i) * 6 + gx, ly + gy - 1, axis);
-        }
+        std::string upper = name.substr(0, 14);
+        for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        label(upper, W - right - 92, ly - 1);
     }
     data::write_png(png_path, img);
 }
