@@ -157,6 +157,26 @@ TEST_F(Stages, NonFiniteLossStopsNamingTheStep) {
     EXPECT_TRUE(run_stage(o));
 }
 
+TEST_F(Stages, ResumeKeepsTheRunsSavedConfiguration) {
+    TrainOptions first = options("teacher", "saved");
+    first.stop_after = 2;
+    EXPECT_FALSE(run_stage(first));
+    // Only resume= on the command line: stage, steps, batch size, data ... come from the run folder.
+    const std::string resume = "resume=" + dir_->str("saved");
+    const char* argv[] = {"train_mod", resume.c_str()};
+    TrainOptions again = *parse_train_options(2, argv);
+    EXPECT_EQ(again.stage, "teacher");
+    EXPECT_EQ(again.steps, 6);
+    EXPECT_EQ(again.batch_size, 4);
+    EXPECT_EQ(again.data, dir_->str("world"));
+    EXPECT_EQ(again.out, dir_->str("saved"));
+    EXPECT_EQ(again.stop_after, 0);
+    EXPECT_TRUE(run_stage(again));
+    // The command line still wins over the saved value.
+    const char* argv2[] = {"train_mod", resume.c_str(), "steps=9"};
+    EXPECT_EQ(parse_train_options(3, argv2)->steps, 9);
+}
+
 TEST_F(Stages, BadOptionsAreClearErrors) {
     const char* argv[] = {"train_mod", "stage=imitaton"};
     EXPECT_THROW(parse_train_options(2, argv), data::ArgError);

@@ -5,6 +5,7 @@
 
 #include "data/args.h"
 #include "data/errors.h"
+#include "core/file_io.h"
 #include "trainer/checkpoint.h"
 
 namespace mod::train {
@@ -12,7 +13,7 @@ namespace mod::train {
 namespace {
 
 void declare(data::KeyValueArgs& a) {
-    a.add("stage", "", "teacher | align | imitation | preference | all (required)");
+    a.add("stage", "", "teacher | align | imitation | preference | all (required, unless resume= names a run)");
     a.add("config", "configs/quickstart.json", "model family config (JSON); its \"train\" object sets defaults");
     a.add("data", "data/world", "world folder; generated on first use (see world_images, world_max_objects)");
     a.add("world_images", "2000", "training scenes of a world generated on first use");
@@ -70,10 +71,28 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
         std::fputs(a.help().c_str(), stdout);
         return std::nullopt;
     }
+    const std::vector<std::string> stages = {"teacher", "align", "imitation", "preference", "all"};
+    if (a.was_given("stage")) a.get_choice("stage", stages);  // a typo is reported before any file is read
+    // Precedence: the command line, then (with resume=) the run's saved configuration, then the
+    // config file's "train" object, then the built-in defaults. A resumed run thus keeps its
+    // steps, lr, seed, ... without repeating them, which exact resumption needs.
+    nlohmann::json saved;
+    if (a.was_given("resume")) {
+        const std::string path = a.get("resume") + "/train_config.json";
+        try {
+            saved = nlohmann::json::parse(read_text_file(path, "resume"));
+        } catch (const nlohmann::json::parse_error&) {
+            throw IOError(detail::format_error("resume", path, ": malformed JSON"));
+        }
+        if (!a.was_given("config") && saved.contains("config")) a.set_default("config", saved["config"].get<std::string>());
+    }
     TrainOptions o;
-    o.stage = a.get_choice("stage", {"teacher", "align", "imitation", "preference", "all"});
     o.config_path = a.get("config");
     apply_config_defaults(a, o.config_path);
+    for (const auto& [key, value] : saved.items())
+        if (key.rfind("resolved_", 0) != 0 && key != "resume" && key != "stop_after" && value.is_string())
+            a.set_default(key, value.get<std::string>());
+    o.stage = a.get_choice("stage", stages);
     o.family = models::load_family_config(o.config_path);
     o.data = a.get("data");
     o.tokenizer = a.get("tokenizer").empty() ? o.data + "/tokenizer.json" : a.get("tokenizer");
