@@ -104,6 +104,7 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
     auto previous = std::signal(SIGINT, on_sigint);
     int64_t skipped_steps = 0;
     const int64_t first_step = s.step;
+    GradAccumulator accumulation(o.grad_accum);
 
     while (s.step < job.steps) {
         const bool stop = o.stop_after > 0 && s.step - first_step >= o.stop_after;
@@ -122,7 +123,7 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
         Terms shown;
         int64_t tokens = 0;
         bool skip = false;
-        for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
+        do {
             std::optional<data::Batch> batch = loader->next();
             if (!batch) batch = loader->next();  // an epoch ended: the next call starts the next one
             MOD_CHECK(batch.has_value(), ValueError, "train_mod", job.name, ": no full batch of ", spec.batch_size,
@@ -137,18 +138,20 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
                 skip = true;
                 break;
             }
-            (r.loss * (1.0 / static_cast<double>(o.grad_accum))).backward();
+            const double scale = accumulation.loss_scale();  // each step sees the mean over its micro-batches
+            (r.loss * scale).backward();
             for (const auto& [name, v] : r.terms) {
                 auto it = std::find_if(shown.begin(), shown.end(), [&](const auto& t) { return t.first == name; });
                 if (it == shown.end()) {
-                    shown.emplace_back(name, v / o.grad_accum);
+                    shown.emplace_back(name, v * scale);
                 } else {
-                    it->second += v / o.grad_accum;
+                    it->second += v * scale;
                 }
             }
             tokens += r.tokens;
-        }
+        } while (!accumulation.micro_step());
         if (skip) {
+            accumulation = GradAccumulator(o.grad_accum);  // the skipped step's group starts over
             ++skipped_steps;
             ++s.step;
             continue;
