@@ -101,6 +101,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.student = a.get("student");
     o.resume = a.get("resume");
     if (!o.resume.empty() && !a.was_given("out")) o.out = o.resume;
+    o.run_root = o.out;
     o.phase = a.get_choice("phase", {"d2d", "d2s", "both"});
     o.kd_mask = a.get_choice("kd_mask", {"shifted", "unshifted"});
     o.loss = a.get_choice("loss", {"dpo", "kto_pair"});

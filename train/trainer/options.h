@@ -23,6 +23,7 @@ struct TrainOptions {
     std::string teacher;    // teacher run or model folder
     std::string student;    // imitation run or model folder (preference starts from it)
     std::string resume;     // a run folder to continue
+    std::string run_root;   // the folder resume= should name: out, or stage=all's folder for its stages
     std::string phase;      // d2d | d2s | both
     std::string kd_mask;    // shifted | unshifted
     std::string loss;       // dpo | kto_pair

@@ -92,7 +92,7 @@ std::shared_ptr<models::LlavaModel> load_frozen_teacher(const TrainOptions& o) {
         TrainOptions t = o;
         t.stage = "teacher";
         t.out = o.teacher;
-        t.resume.clear();
+        t.resume = o.resume.empty() ? "" : o.teacher;  // a resumed run resumes its unfinished teacher too
         if (!run_stage(t)) throw ValueError(detail::format_error("train_mod", "teacher training was interrupted"));
         dir = resolve_model_dir(o.teacher);
     }
@@ -242,11 +242,14 @@ bool run_stage(const TrainOptions& o) {
     if (o.stage == "align") return run_align(o);
     if (o.stage == "imitation") return run_imitation(o);
     if (o.stage == "preference") return run_preference(o);
-    // all: each stage in its own folder under out/.
+    // all: each stage in its own folder under out/; the settings beside them, for resume=.
+    fs::create_directories(o.out);
+    write_file_atomic(join(o.out, "train_config.json"), o.resolved_json());
     TrainOptions t = o;
     for (const char* stage : {"teacher", "imitation", "preference"}) {
         t.stage = stage;
         t.out = join(o.out, stage);
+        t.run_root = o.run_root;
         t.teacher = join(o.out, "teacher");
         t.student = join(o.out, "imitation");
         t.resume = o.resume.empty() ? "" : t.out;

@@ -114,7 +114,7 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
             std::signal(SIGINT, previous);
             std::fprintf(stderr, "train_mod: %s at step %lld; checkpoint saved in %s; continue with resume=%s\n",
                          stop ? "stopped (stop_after)" : "interrupted", static_cast<long long>(s.step),
-                         checkpoint_dir(job.dir).c_str(), o.out.c_str());
+                         checkpoint_dir(job.dir).c_str(), o.run_root.c_str());
             return false;
         }
         opt.zero_grad();
