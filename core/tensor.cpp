@@ -133,7 +133,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     check_defined(src, "copy_", "src");
     check_cpu(*this, "copy_");
     check_cpu(src, "copy_");
-    broadcast_shapes(src.shape(), shape(), "copy_");
+    // src broadcasts to this shape (one-directional: this shape never grows).
     MOD_CHECK(src.dim() <= dim(), ShapeError, "copy_", "src broadcastable to ", shape_str(shape()), " expected, got ",
               shape_str(src.shape()));
     for (int64_t i = 0; i < src.dim(); ++i) {

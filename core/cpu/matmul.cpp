@@ -1,3 +1,5 @@
+// CPU matrix products: Eigen GEMM calls on row-major (or transposed) views, threaded by row
+// blocks for small products and by Eigen itself for large ones (see gemm below).
 #include "core/cpu/matmul.h"
 
 #include <Eigen/Core>
@@ -5,8 +7,6 @@
 
 #include <algorithm>
 #include <optional>
-
-#include "core/cpu/loops.h"
 
 namespace mod::cpu {
 
