@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.h"
@@ -109,17 +110,22 @@ void save_final(const TrainOptions& o, const models::LlavaModel& model, const te
                  join(o.out, "final").c_str(), static_cast<long long>(c.total), static_cast<long long>(c.activated));
 }
 
+// Supervised fine-tuning: cross-entropy on the response tokens (teacher SFT, align).
+std::function<StepResult(const data::Batch&)> sft_step(const models::LlavaModel& model) {
+    return [&model](const data::Batch& b) {
+        ModelInputs in = to_model_inputs(b);
+        Tensor ce = response_cross_entropy(model.forward(in.input_ids, in.pixels).logits, shifted_positions(in.labels));
+        return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
+    };
+}
+
 bool run_teacher(const TrainOptions& o) {
     Setup s = prepare(o);
     Generator gen(o.seed);
     models::LlavaModel teacher(with_tokenizer(o.family.teacher_mllm(), s.tok), gen);
     Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
             o.steps, nullptr, nullptr};
-    job.step = [&](const data::Batch& b) {
-        ModelInputs in = to_model_inputs(b);
-        Tensor ce = response_cross_entropy(teacher.forward(in.input_ids, in.pixels).logits, shifted_positions(in.labels));
-        return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
-    };
+    job.step = sft_step(teacher);
     if (!run_job(job, o, s.resume)) return false;
     save_final(o, teacher, s.tok);
     return true;
@@ -135,11 +141,7 @@ bool run_align(const TrainOptions& o) {
     student.set_requires_grad("model.mm_projector.*", true);
     Job job{"align", join(o.out, "projector"), &student, &s.tok, loader_spec(o, {"general.json"}, false), o.steps,
             nullptr, nullptr};
-    job.step = [&](const data::Batch& b) {
-        ModelInputs in = to_model_inputs(b);
-        Tensor ce = response_cross_entropy(student.forward(in.input_ids, in.pixels).logits, shifted_positions(in.labels));
-        return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
-    };
+    job.step = sft_step(student);
     if (!run_job(job, o, s.resume)) return false;
     save_final(o, student, s.tok);
     return true;
