@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/elementwise.h"
+#include "core/file_io.h"
 #include "core/loss.h"
 #include "core/random.h"
 #include "core/reduce.h"
@@ -175,6 +176,17 @@ TEST_F(Stages, ResumeKeepsTheRunsSavedConfiguration) {
     // The command line still wins over the saved value.
     const char* argv2[] = {"train_mod", resume.c_str(), "steps=9"};
     EXPECT_EQ(parse_train_options(3, argv2)->steps, 9);
+}
+
+TEST_F(Stages, GradientAccumulationTakesSeveralBatchesPerStep) {
+    TrainOptions o = options("teacher", "accum");
+    o.steps = 2;
+    o.grad_accum = 3;
+    ASSERT_TRUE(run_stage(o));
+    const std::string state = read_text_file(dir_->str("accum/sft/checkpoint/trainer_state.json"));
+    // 2 optimizer steps x 3 micro-batches x 4 samples, in the first epoch's order.
+    EXPECT_NE(state.find("\"position\": 24"), std::string::npos) << state;
+    EXPECT_NE(state.find("\"step\": 2"), std::string::npos) << state;
 }
 
 TEST_F(Stages, BadOptionsAreClearErrors) {
