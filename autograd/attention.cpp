@@ -11,12 +11,9 @@ namespace mod {
 namespace {
 
 void check_heads(const Tensor& t, const char* name, const char* op) {
-    check_defined(t, op, name);
-    check_cpu(t, op);
+    check_float(t, op, name);
     MOD_CHECK(t.dim() == 4, ShapeError, op, "a (B, heads, tokens, Dh) ", name, " expected, got ",
               shape_str(t.shape()));
-    MOD_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, DTypeError, op, "float32 or float64 ", name,
-              " expected, got ", dtype_name(t.dtype()));
 }
 
 }  // namespace

@@ -13,14 +13,11 @@ namespace mod {
 namespace {
 
 void check_float_pair(const Tensor& a, const Tensor& b, const char* op) {
-    check_defined(a, op, "a");
+    check_float(a, op, "a");
     check_defined(b, op, "b");
     check_same_device(a, b, op);
-    check_cpu(a, op);
     MOD_CHECK(a.dtype() == b.dtype(), DTypeError, op, "operands of one dtype expected, got ", dtype_name(a.dtype()),
               " and ", dtype_name(b.dtype()));
-    MOD_CHECK(a.dtype() == DType::F32 || a.dtype() == DType::F64, DTypeError, op,
-              "float32 or float64 operands expected, got ", dtype_name(a.dtype()));
     broadcast_shapes(a.shape(), b.shape(), op);
 }
 
@@ -68,10 +65,7 @@ bool derivative_reads_output(cpu::UnaryOp op) {
 }
 
 Tensor unary_op(cpu::UnaryOp op, const char* name, const Tensor& x, cpu::UnaryArgs args = {}) {
-    check_defined(x, name, "x");
-    check_cpu(x, name);
-    MOD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, DTypeError, name,
-              "a float32 or float64 tensor expected, got ", dtype_name(x.dtype()));
+    check_float(x, name, "x");
     Tensor out = cpu::unary(op, x, args);
     const bool reads_y = derivative_reads_output(op);
     SavedTensor saved(reads_y ? out : x);

@@ -18,13 +18,6 @@ Shape around(const Shape& shape, int64_t dim) {
     return {outer, shape[dim], inner};
 }
 
-void check_float(const Tensor& x, const char* op) {
-    check_defined(x, op, "x");
-    check_cpu(x, op);
-    MOD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, DTypeError, op,
-              "a float32 or float64 tensor expected, got ", dtype_name(x.dtype()));
-}
-
 // Contiguous int64 copy of index with every entry checked to lie in [0, n).
 Tensor checked_index(const Tensor& index, int64_t n, const char* op) {
     check_defined(index, op, "index");
@@ -40,7 +33,7 @@ Tensor checked_index(const Tensor& index, int64_t n, const char* op) {
 }
 
 Tensor index_select_impl(const Tensor& x, int64_t dim, const Tensor& index, const char* op) {
-    check_float(x, op);
+    check_float(x, op, "x");
     dim = normalize_dim(dim, x.dim(), op);
     const Shape x3 = around(x.shape(), dim);
     Tensor idx = checked_index(index, x3[1], op);
@@ -59,8 +52,8 @@ Tensor index_select_impl(const Tensor& x, int64_t dim, const Tensor& index, cons
 
 Tensor index_add_impl(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
     const char* op = "index_add";
-    check_float(x, op);
-    check_float(src, op);
+    check_float(x, op, "x");
+    check_float(src, op, "src");
     dim = normalize_dim(dim, x.dim(), op);
     check_defined(index, op, "index");
     MOD_CHECK(index.dim() == 1, ShapeError, op, "a 1-D index expected, got ", shape_str(index.shape()));
@@ -98,7 +91,7 @@ Shape index3(const Tensor& index, int64_t dim) { return around(index.shape(), di
 }  // namespace
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
-    check_float(weight, "embedding");
+    check_float(weight, "embedding", "weight");
     MOD_CHECK(weight.dim() == 2, ShapeError, "embedding", "a (V, D) weight expected, got ",
               shape_str(weight.shape()));
     check_defined(ids, "embedding", "ids");
@@ -118,7 +111,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
-    check_float(x, "gather");
+    check_float(x, "gather", "x");
     dim = normalize_dim(dim, x.dim(), "gather");
     check_defined(index, "gather", "index");
     check_index_shape(x, index, dim, "gather");
@@ -136,8 +129,8 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
-    check_float(x, "scatter_add");
-    check_float(src, "scatter_add");
+    check_float(x, "scatter_add", "x");
+    check_float(src, "scatter_add", "src");
     dim = normalize_dim(dim, x.dim(), "scatter_add");
     check_defined(index, "scatter_add", "index");
     check_index_shape(x, index, dim, "scatter_add");
@@ -163,7 +156,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 }
 
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
-    check_float(x, "topk");
+    check_float(x, "topk", "x");
     dim = normalize_dim(dim, x.dim(), "topk");
     const int64_t n = x.size(dim);
     MOD_CHECK(k >= 0 && k <= n, ValueError, "topk", "k in [0, ", n, "] expected for dim ", dim, " of ",

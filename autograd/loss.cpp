@@ -10,11 +10,8 @@ namespace mod {
 namespace {
 
 void check_logits(const Tensor& logits, const char* op) {
-    check_defined(logits, op, "logits");
-    check_cpu(logits, op);
+    check_float(logits, op, "logits");
     MOD_CHECK(logits.dim() == 2, ShapeError, op, "(N, V) logits expected, got ", shape_str(logits.shape()));
-    MOD_CHECK(logits.dtype() == DType::F32 || logits.dtype() == DType::F64, DTypeError, op,
-              "float32 or float64 logits expected, got ", dtype_name(logits.dtype()));
 }
 
 }  // namespace

@@ -9,12 +9,9 @@ namespace mod {
 namespace {
 
 void check_norm_args(const Tensor& x, const Tensor& weight, const Tensor& bias, const char* op) {
-    check_defined(x, op, "x");
-    check_cpu(x, op);
+    check_float(x, op, "x");
     MOD_CHECK(x.dim() >= 1 && x.size(-1) > 0, ShapeError, op, "a non-empty last dim expected, got ",
               shape_str(x.shape()));
-    MOD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, DTypeError, op,
-              "float32 or float64 input expected, got ", dtype_name(x.dtype()));
     for (const Tensor* p : {&weight, &bias}) {
         if (!p->defined()) continue;
         MOD_CHECK(p->shape() == Shape{x.size(-1)}, ShapeError, op, "weight and bias of shape (", x.size(-1),

@@ -29,9 +29,7 @@ double normal_at(uint64_t i, uint64_t round, uint64_t key) {
 // Fills t (any layout) with f(element index in row-major order).
 template <typename F>
 void fill_indexed(Tensor& t, const char* op, F f) {
-    check_cpu(t, op);
-    MOD_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, DTypeError, op,
-              "a float32 or float64 tensor expected, got ", dtype_name(t.dtype()));
+    check_float(t, op, "tensor");
     Tensor dense = Tensor::empty(t.shape(), DType::F64);
     double* p = dense.data<double>();
     cpu::parallel_for(t.numel(), 4096, [&](int64_t b, int64_t e) {

@@ -30,6 +30,13 @@ void check_cpu(const Tensor& t, const char* op) {
               ": this build's CUDA backend has memory and copies but no compute kernels yet");
 }
 
+void check_float(const Tensor& t, const char* op, const char* name) {
+    check_defined(t, op, name);
+    check_cpu(t, op);
+    MOD_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, DTypeError, op, "float32 or float64 ", name,
+              " expected, got ", dtype_name(t.dtype()));
+}
+
 void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
     MOD_CHECK(a.device() == b.device(), DeviceError, op, "tensors on one device expected, got ", a.device().str(),
               " and ", b.device().str());
