@@ -29,9 +29,12 @@ LoadedModel load_model(const std::string& dir) {
     text::Tokenizer tok = text::Tokenizer::load((fs::path(dir) / "tokenizer.json").string());
     Generator gen(0);  // every weight is overwritten by the checkpoint
     auto model = std::make_shared<models::LlavaModel>(config, gen);
-    SafetensorsFile file = load_safetensors((fs::path(dir) / "model.safetensors").string());
-    model->load_state_dict(file.tensors);
+    load_weights(dir, *model);
     return {model, std::move(tok)};
+}
+
+void load_weights(const std::string& dir, models::LlavaModel& model) {
+    model.load_state_dict(load_safetensors((fs::path(dir) / "model.safetensors").string()).tensors);
 }
 
 }  // namespace mod::train

@@ -25,6 +25,8 @@ struct LoadedModel {
 
 // Throws IOError naming the folder and the missing or bad file.
 LoadedModel load_model(const std::string& dir);
+// Copies the checkpoint's weights in dir into an existing model of the same config (strict).
+void load_weights(const std::string& dir, models::LlavaModel& model);
 // True when dir holds model.safetensors and config.json.
 bool is_model_dir(const std::string& dir);
 

@@ -178,7 +178,7 @@ bool run_imitation(const TrainOptions& o) {
         // d2s alone starts from a finished d2d phase of this run folder.
         MOD_CHECK(job_finished(d2d_dir), ValueError, "train_mod", "phase=d2s needs a finished d2d phase in ", d2d_dir,
                   "; run phase=d2d (or phase=both) first");
-        student.load_state_dict(load_model(checkpoint_dir(d2d_dir)).model->state_dict());
+        load_weights(checkpoint_dir(d2d_dir), student);
     }
 
     student.upcycle(gen);

@@ -84,8 +84,7 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
     AdamW opt(job.model->trainable_parameters(), adam);
     if (resume && fs::exists(fs::path(checkpoint_dir(job.dir)) / "trainer_state.json")) {
         s = load_state(checkpoint_dir(job.dir));
-        LoadedModel saved = load_model(checkpoint_dir(job.dir));
-        job.model->load_state_dict(saved.model->state_dict());
+        load_weights(checkpoint_dir(job.dir), *job.model);
         opt.load_state_dict(load_safetensors((fs::path(checkpoint_dir(job.dir)) / "optimizer.safetensors").string()).tensors);
         if (job.router_gen) job.router_gen->set_offset(s.router_offset);
         std::fprintf(stderr, "train_mod: %s resumes at step %lld of %lld\n", job.name.c_str(),
