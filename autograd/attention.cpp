@@ -5,6 +5,8 @@
 
 #include "autograd/node.h"
 #include "core/cpu/attention.h"
+#include "core/dispatch.h"
+#include "cuda/attention.h"
 
 namespace mod {
 
@@ -28,12 +30,12 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
     const bool per_batch = positions.shape() == Shape{B, T};
     MOD_CHECK(per_batch || positions.shape() == Shape{T}, ShapeError, "rope", "positions of shape (", T, ") or (",
               B, ",", T, ") for x ", shape_str(x.shape()), " expected, got ", shape_str(positions.shape()));
-    Tensor pos = positions.to(DType::I64).expand({B, T}).contiguous();
+    Tensor pos = positions.to(DType::I64).to(x.device()).expand({B, T}).contiguous();
     Tensor xc = x.contiguous();
-    Tensor out = cpu::rope(xc, pos, theta, 1.0);
+    Tensor out = MOD_KERNEL(xc, rope)(xc, pos, theta, 1.0);
     // The rotation is orthogonal: its transpose, the backward, is the rotation by -angle.
     record("rope", out, {xc}, [pos, theta](const Tensor& g, const Node&) -> TensorList {
-        return {cpu::rope(g.contiguous(), pos, theta, -1.0)};
+        return {MOD_KERNEL(g, rope)(g.contiguous(), pos, theta, -1.0)};
     });
     return out;
 }
@@ -51,12 +53,14 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     MOD_CHECK(!causal || k.size(2) >= q.size(2), ShapeError, op, "causal attention needs S >= T, got q ",
               shape_str(q.shape()), " and k ", shape_str(k.shape()));
     MOD_CHECK(q.dtype() == k.dtype() && k.dtype() == v.dtype(), DTypeError, op, "q, k, v of one dtype expected");
+    check_same_device(q, k, op);
+    check_same_device(q, v, op);
     if (scale <= 0.0) scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
     Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
-    cpu::AttentionForward fwd = cpu::attention_forward(qc, kc, vc, causal, scale);
+    cpu::AttentionForward fwd = MOD_KERNEL(qc, attention_forward)(qc, kc, vc, causal, scale);
     SavedTensor sq(qc), sk(kc), sv(vc), so(fwd.out), slse(fwd.lse);
     record(op, fwd.out, {qc, kc, vc}, [=](const Tensor& g, const Node&) -> TensorList {
-        cpu::AttentionGrads d = cpu::attention_backward(g.contiguous(), sq.get(op), sk.get(op), sv.get(op),
+        cpu::AttentionGrads d = MOD_KERNEL(g, attention_backward)(g.contiguous(), sq.get(op), sk.get(op), sv.get(op),
                                                         so.get(op), slse.get(op), causal, scale);
         return {d.dq, d.dk, d.dv};
     });

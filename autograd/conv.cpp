@@ -3,6 +3,8 @@
 
 #include "autograd/node.h"
 #include "core/cpu/conv.h"
+#include "core/dispatch.h"
+#include "cuda/conv.h"
 
 namespace mod {
 
@@ -10,7 +12,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
     const char* op = "conv2d";
     check_defined(x, op, "x");
     check_defined(weight, op, "weight");
-    check_cpu(x, op);
+    check_same_device(x, weight, op);
     MOD_CHECK(x.dim() == 4 && weight.dim() == 4 && x.size(1) == weight.size(1), ShapeError, op,
               "x (B, C, H, W) and weight (O, C, kh, kw) expected, got ", shape_str(x.shape()), " and ",
               shape_str(weight.shape()));
@@ -28,11 +30,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
     MOD_CHECK(g.H + 2 * padding >= g.kh && g.W + 2 * padding >= g.kw, ShapeError, op, "an input of at least the kernel ",
               g.kh, "x", g.kw, " expected, got ", shape_str(x.shape()));
     Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : bias;
-    Tensor y = cpu::conv2d_forward(xc, wc, bc, g);
+    Tensor y = MOD_KERNEL(xc, conv2d_forward)(xc, wc, bc, g);
     SavedTensor sx(xc), sw(wc);
     const bool has_bias = bc.defined();
     record(op, y, {xc, wc, bc}, [=](const Tensor& dy, const Node& node) -> TensorList {
-        cpu::ConvGrads d = cpu::conv2d_backward(dy.contiguous(), sx.get(op), sw.get(op), has_bias, g,
+        cpu::ConvGrads d = MOD_KERNEL(dy, conv2d_backward)(dy.contiguous(), sx.get(op), sw.get(op), has_bias, g,
                                                 node.needs_input_grad(0));
         return {d.dx, node.needs_input_grad(1) ? d.dweight : Tensor(), d.dbias};
     });

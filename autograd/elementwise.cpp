@@ -7,6 +7,8 @@
 #include "autograd/node.h"
 #include "core/cpu/elementwise.h"
 #include "core/reduce.h"
+#include "core/dispatch.h"
+#include "cuda/elementwise.h"
 
 namespace mod {
 
@@ -25,7 +27,7 @@ Tensor scalar_like(double v, const Tensor& like) { return Tensor::full({}, v, li
 
 Tensor binary_op(cpu::BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
     check_float_pair(a, b, name);
-    Tensor out = cpu::binary(op, a, b);
+    Tensor out = MOD_KERNEL(a, binary)(op, a, b);
     const Shape sa = a.shape(), sb = b.shape();
     const bool saves_inputs = op == cpu::BinaryOp::Mul || op == cpu::BinaryOp::Div;
     SavedTensor saved_a(saves_inputs && any_requires_grad({b}) ? a : Tensor());
@@ -66,19 +68,19 @@ bool derivative_reads_output(cpu::UnaryOp op) {
 
 Tensor unary_op(cpu::UnaryOp op, const char* name, const Tensor& x, cpu::UnaryArgs args = {}) {
     check_float(x, name, "x");
-    Tensor out = cpu::unary(op, x, args);
+    Tensor out = MOD_KERNEL(x, unary)(op, x, args);
     const bool reads_y = derivative_reads_output(op);
     SavedTensor saved(reads_y ? out : x);
     record(name, out, {x}, [=](const Tensor& g, const Node&) -> TensorList {
         Tensor t = saved.get(name);
-        return {cpu::unary_backward(op, t, t, g, args)};
+        return {MOD_KERNEL(t, unary_backward)(op, t, t, g, args)};
     });
     return out;
 }
 
 Tensor compare_op(cpu::CompareOp op, const char* name, const Tensor& a, const Tensor& b) {
     check_float_pair(a, b, name);
-    return cpu::compare(op, a, b);
+    return MOD_KERNEL(a, compare)(op, a, b);
 }
 
 }  // namespace
@@ -126,7 +128,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     check_same_device(cond, a, "where");
     MOD_CHECK(cond.dtype() == DType::Bool, DTypeError, "where", "a bool condition expected, got ",
               dtype_name(cond.dtype()));
-    Tensor out = cpu::where(cond, a, b);
+    Tensor out = MOD_KERNEL(a, where)(cond, a, b);
     const Shape sa = a.shape(), sb = b.shape();
     SavedTensor saved_cond(cond);
     // d where = (g where cond, g where not cond), each summed to its input's shape.
@@ -134,8 +136,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
         Tensor c = saved_cond.get("where");
         Tensor zero = Tensor::zeros({}, g.dtype(), g.device());
         TensorList grads(2);
-        if (node.needs_input_grad(0)) grads[0] = sum_to(cpu::where(c, g, zero), sa);
-        if (node.needs_input_grad(1)) grads[1] = sum_to(cpu::where(c, zero, g), sb);
+        if (node.needs_input_grad(0)) grads[0] = sum_to(MOD_KERNEL(g, where)(c, g, zero), sa);
+        if (node.needs_input_grad(1)) grads[1] = sum_to(MOD_KERNEL(g, where)(c, zero, g), sb);
         return grads;
     });
     return out;

@@ -5,6 +5,8 @@
 
 #include "autograd/node.h"
 #include "core/cpu/index.h"
+#include "core/dispatch.h"
+#include "cuda/index.h"
 
 namespace mod {
 
@@ -18,31 +20,32 @@ Shape around(const Shape& shape, int64_t dim) {
     return {outer, shape[dim], inner};
 }
 
-// Contiguous int64 copy of index with every entry checked to lie in [0, n).
-Tensor checked_index(const Tensor& index, int64_t n, const char* op) {
+// Contiguous int64 copy of index on x's device, with every entry checked to lie in [0, n).
+// The check reads the indices on the host: an index of a GPU tensor is copied back once.
+Tensor checked_index(const Tensor& index, int64_t n, const Tensor& x, const char* op) {
     check_defined(index, op, "index");
-    check_cpu(index, op);
     MOD_CHECK(index.dtype() == DType::I64 || index.dtype() == DType::I32, DTypeError, op,
               "int32 or int64 indices expected, got ", dtype_name(index.dtype()));
     Tensor idx = index.to(DType::I64).contiguous();
-    const int64_t* p = idx.data<int64_t>();
-    for (int64_t i = 0; i < idx.numel(); ++i)
+    Tensor host = idx.to(Device::cpu());
+    const int64_t* p = host.data<int64_t>();
+    for (int64_t i = 0; i < host.numel(); ++i)
         MOD_CHECK(p[i] >= 0 && p[i] < n, ValueError, op, "indices in [0, ", n, ") expected, got ", p[i],
                   " at position ", i);
-    return idx;
+    return idx.to(x.device());
 }
 
 Tensor index_select_impl(const Tensor& x, int64_t dim, const Tensor& index, const char* op) {
     check_float(x, op, "x");
     dim = normalize_dim(dim, x.dim(), op);
     const Shape x3 = around(x.shape(), dim);
-    Tensor idx = checked_index(index, x3[1], op);
+    Tensor idx = checked_index(index, x3[1], x, op);
     Tensor rows = x.contiguous().reshape(x3);
-    Tensor out3 = cpu::index_select(rows, idx);
+    Tensor out3 = MOD_KERNEL(rows, index_select)(rows, idx);
     // d index_select = index_add of the gradient into zeros at the selected rows.
     record(op, out3, {rows}, [x3, idx](const Tensor& g, const Node&) -> TensorList {
-        Tensor dx = Tensor::zeros(x3, g.dtype());
-        cpu::index_add(dx, idx, g.contiguous());
+        Tensor dx = Tensor::zeros(x3, g.dtype(), g.device());
+        MOD_KERNEL(g, index_add)(dx, idx, g.contiguous());
         return {dx};
     });
     Shape out_shape = x.shape();
@@ -64,16 +67,17 @@ Tensor index_add_impl(const Tensor& x, int64_t dim, const Tensor& index, const T
     MOD_CHECK(src.dtype() == x.dtype(), DTypeError, op, "src of dtype ", dtype_name(x.dtype()), " expected, got ",
               dtype_name(src.dtype()));
     const Shape x3 = around(x.shape(), dim);
-    Tensor idx = checked_index(index, x3[1], op);
+    check_same_device(x, src, op);
+    Tensor idx = checked_index(index, x3[1], x, op);
     Tensor src3 = src.contiguous().reshape(around(src.shape(), dim));
     Tensor out = x.detach().contiguous().reshape(x3).clone();
-    cpu::index_add(out, idx, src3);
+    MOD_KERNEL(out, index_add)(out, idx, src3);
     // d x = g; d src = index_select(g) at the rows it was added to.
     record(op, out, {x.reshape(x3), src3}, [idx](const Tensor& g, const Node& node) -> TensorList {
         TensorList grads(2);
         Tensor gc = g.contiguous();
         if (node.needs_input_grad(0)) grads[0] = gc;
-        if (node.needs_input_grad(1)) grads[1] = cpu::index_select(gc, idx);
+        if (node.needs_input_grad(1)) grads[1] = MOD_KERNEL(gc, index_select)(gc, idx);
         return grads;
     });
     return out.view(x.shape());
@@ -116,13 +120,13 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     check_defined(index, "gather", "index");
     check_index_shape(x, index, dim, "gather");
     const Shape x3 = around(x.shape(), dim);
-    Tensor idx = checked_index(index, x3[1], "gather").view(index3(index, dim));
+    Tensor idx = checked_index(index, x3[1], x, "gather").view(index3(index, dim));
     Tensor rows = x.contiguous().reshape(x3);
-    Tensor out = cpu::gather(rows, idx);
+    Tensor out = MOD_KERNEL(rows, gather)(rows, idx);
     // d gather = scatter_add of the gradient into zeros at the gathered positions.
     record("gather", out, {rows}, [x3, idx](const Tensor& g, const Node&) -> TensorList {
-        Tensor dx = Tensor::zeros(x3, g.dtype());
-        cpu::scatter_add(dx, idx, g.contiguous());
+        Tensor dx = Tensor::zeros(x3, g.dtype(), g.device());
+        MOD_KERNEL(g, scatter_add)(dx, idx, g.contiguous());
         return {dx};
     });
     return out.view(index.shape());
@@ -139,17 +143,18 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
     MOD_CHECK(src.dtype() == x.dtype(), DTypeError, "scatter_add", "src of dtype ", dtype_name(x.dtype()),
               " expected, got ", dtype_name(src.dtype()));
     const Shape x3 = around(x.shape(), dim);
-    Tensor idx = checked_index(index, x3[1], "scatter_add").view(index3(index, dim));
+    check_same_device(x, src, "scatter_add");
+    Tensor idx = checked_index(index, x3[1], x, "scatter_add").view(index3(index, dim));
     Tensor src3 = src.contiguous().reshape(idx.shape());
     Tensor out = x.detach().contiguous().reshape(x3).clone();
-    cpu::scatter_add(out, idx, src3);
+    MOD_KERNEL(out, scatter_add)(out, idx, src3);
     // d x = g; d src = gather(g) at the scattered positions.
     Tensor x_rows = x.reshape(x3);
     record("scatter_add", out, {x_rows, src3}, [idx](const Tensor& g, const Node& node) -> TensorList {
         TensorList grads(2);
         Tensor gc = g.contiguous();
         if (node.needs_input_grad(0)) grads[0] = gc;
-        if (node.needs_input_grad(1)) grads[1] = cpu::gather(gc, idx);
+        if (node.needs_input_grad(1)) grads[1] = MOD_KERNEL(gc, gather)(gc, idx);
         return grads;
     });
     return out.view(x.shape());
@@ -164,12 +169,12 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool lar
     Tensor moved = x.transpose(dim, -1);
     Shape moved_shape = moved.shape();
     Tensor rows = moved.contiguous().reshape({-1, n});
-    auto [values, indices] = cpu::topk_rows(rows.detach(), k, largest);
+    auto [values, indices] = MOD_KERNEL(rows, topk_rows)(rows.detach(), k, largest);
     // d values = g placed at the chosen positions of each row, zeros elsewhere.
     record("topk", values, {rows}, [n, indices = indices](const Tensor& g, const Node&) -> TensorList {
         const int64_t r = g.size(0), kk = g.size(1);
-        Tensor dx = Tensor::zeros({r, n, 1}, g.dtype());
-        cpu::scatter_add(dx, indices.view({r, kk, 1}), g.contiguous().view({r, kk, 1}));
+        Tensor dx = Tensor::zeros({r, n, 1}, g.dtype(), g.device());
+        MOD_KERNEL(g, scatter_add)(dx, indices.view({r, kk, 1}), g.contiguous().view({r, kk, 1}));
         return {dx.view({r, n})};
     });
     moved_shape.back() = k;

@@ -5,6 +5,8 @@
 #include "autograd/node.h"
 #include "core/cpu/matmul.h"
 #include "core/reduce.h"
+#include "core/dispatch.h"
+#include "cuda/matmul.h"
 
 namespace mod {
 
@@ -12,12 +14,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     check_defined(a, "matmul", "a");
     check_defined(b, "matmul", "b");
     check_same_device(a, b, "matmul");
-    check_cpu(a, "matmul");
     MOD_CHECK(a.dim() >= 2 && b.dim() >= 2, ShapeError, "matmul", "operands with at least 2 dims expected, got ",
               shape_str(a.shape()), " and ", shape_str(b.shape()));
-    MOD_CHECK(a.dtype() == b.dtype() && (a.dtype() == DType::F32 || a.dtype() == DType::F64), DTypeError, "matmul",
-              "two float32 or two float64 operands expected, got ", dtype_name(a.dtype()), " and ",
-              dtype_name(b.dtype()));
+    // bfloat16 products (float32 accumulation) are the GPU's mixed-precision path.
+    const bool bf16_ok = a.device().is_cuda() && a.dtype() == DType::BF16;
+    MOD_CHECK(a.dtype() == b.dtype() && (a.dtype() == DType::F32 || a.dtype() == DType::F64 || bf16_ok), DTypeError,
+              "matmul", "two float32 or two float64 operands (two bfloat16 on CUDA) expected, got ",
+              dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
     MOD_CHECK(a.size(-1) == b.size(-2), ShapeError, "matmul", "a.shape[-1] == b.shape[-2] expected, got ",
               shape_str(a.shape()), " and ", shape_str(b.shape()));
     Tensor out;
@@ -25,11 +28,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         // (..., M, K) @ (K, N): one tall GEMM instead of a batch of short ones.
         Shape out_shape = a.shape();
         out_shape.back() = b.size(1);
-        out = cpu::matmul(a.detach().reshape({-1, a.size(-1)}), b).view(out_shape);
+        out = MOD_KERNEL(a, matmul)(a.detach().reshape({-1, a.size(-1)}), b).view(out_shape);
     } else {
         broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2), Shape(b.shape().begin(), b.shape().end() - 2),
                          "matmul");
-        out = cpu::matmul(a, b);
+        out = MOD_KERNEL(a, matmul)(a, b);
     }
     SavedTensor saved_a(any_requires_grad({b}) ? a : Tensor());
     SavedTensor saved_b(any_requires_grad({a}) ? b : Tensor());

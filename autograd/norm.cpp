@@ -3,6 +3,8 @@
 
 #include "autograd/node.h"
 #include "core/cpu/norm.h"
+#include "core/dispatch.h"
+#include "cuda/norm.h"
 
 namespace mod {
 
@@ -16,6 +18,7 @@ void check_norm_args(const Tensor& x, const Tensor& weight, const Tensor& bias, 
         if (!p->defined()) continue;
         MOD_CHECK(p->shape() == Shape{x.size(-1)}, ShapeError, op, "weight and bias of shape (", x.size(-1),
                   ") expected for input ", shape_str(x.shape()), ", got ", shape_str(p->shape()));
+        check_same_device(*p, x, op);
         MOD_CHECK(p->dtype() == x.dtype(), DTypeError, op, "weight and bias of dtype ", dtype_name(x.dtype()),
                   " expected, got ", dtype_name(p->dtype()));
     }
@@ -30,11 +33,11 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
     check_norm_args(x, weight, bias, "layer_norm");
     Tensor rows = rows_of(x);
     Tensor w = contiguous_or_undefined(weight), b = contiguous_or_undefined(bias);
-    cpu::NormOutput out = cpu::layer_norm_forward(rows, w, b, eps);
+    cpu::NormOutput out = MOD_KERNEL(rows, layer_norm_forward)(rows, w, b, eps);
     SavedTensor sx(rows), sw(w), smean(out.mean), srstd(out.rstd);
     const bool has_bias = b.defined();
     record("layer_norm", out.y, {rows, w, b}, [=](const Tensor& g, const Node&) -> TensorList {
-        cpu::NormGrads d = cpu::layer_norm_backward(g.contiguous(), sx.get("layer_norm"), sw.get("layer_norm"),
+        cpu::NormGrads d = MOD_KERNEL(g, layer_norm_backward)(g.contiguous(), sx.get("layer_norm"), sw.get("layer_norm"),
                                                     has_bias, smean.get("layer_norm"), srstd.get("layer_norm"));
         return {d.dx, d.dweight, d.dbias};
     });
@@ -45,11 +48,11 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
     check_norm_args(x, weight, Tensor(), "rms_norm");
     Tensor rows = rows_of(x);
     Tensor w = contiguous_or_undefined(weight);
-    cpu::NormOutput out = cpu::rms_norm_forward(rows, w, eps);
+    cpu::NormOutput out = MOD_KERNEL(rows, rms_norm_forward)(rows, w, eps);
     SavedTensor sx(rows), sw(w), srstd(out.rstd);
     record("rms_norm", out.y, {rows, w}, [=](const Tensor& g, const Node&) -> TensorList {
         cpu::NormGrads d =
-            cpu::rms_norm_backward(g.contiguous(), sx.get("rms_norm"), sw.get("rms_norm"), srstd.get("rms_norm"));
+            MOD_KERNEL(g, rms_norm_backward)(g.contiguous(), sx.get("rms_norm"), sw.get("rms_norm"), srstd.get("rms_norm"));
         return {d.dx, d.dweight};
     });
     return out.y.view(x.shape());

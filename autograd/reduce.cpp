@@ -9,6 +9,9 @@
 #include "core/cpu/index.h"
 #include "core/cpu/reduce.h"
 #include "core/elementwise.h"
+#include "core/dispatch.h"
+#include "cuda/index.h"
+#include "cuda/reduce.h"
 
 namespace mod {
 
@@ -22,7 +25,6 @@ struct RowLayout {
 
 RowLayout to_rows(const Tensor& x, std::vector<int64_t> dims, bool keepdim, const char* op) {
     check_defined(x, op, "x");
-    check_cpu(x, op);
     const int64_t nd = x.dim();
     if (dims.empty())
         for (int64_t d = 0; d < nd; ++d) dims.push_back(d);
@@ -57,7 +59,7 @@ RowLayout to_rows(const Tensor& x, std::vector<int64_t> dims, bool keepdim, cons
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     RowLayout L = to_rows(x, dims, keepdim, "sum");
-    Tensor out = cpu::row_sum(L.rows);
+    Tensor out = MOD_KERNEL(x, row_sum)(L.rows);
     const int64_t n = L.reduced;
     // d sum = g broadcast over the reduced dim.
     record("sum", out, {L.rows}, [n](const Tensor& g, const Node&) -> TensorList {
@@ -75,13 +77,13 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     RowLayout L = to_rows(x, dims, keepdim, "max");
     MOD_CHECK(L.reduced > 0, ShapeError, "max", "a non-empty reduction expected, got shape ", shape_str(x.shape()));
-    auto [values, indices] = cpu::row_max(L.rows);
+    auto [values, indices] = MOD_KERNEL(x, row_max)(L.rows);
     const int64_t n = L.reduced;
     // d max = g at the position of the maximum, 0 elsewhere.
     record("max", values, {L.rows}, [n, indices = indices](const Tensor& g, const Node&) -> TensorList {
         const int64_t rows = g.size(0);
-        Tensor dx = Tensor::zeros({rows, n, 1}, g.dtype());
-        cpu::scatter_add(dx, indices.view({rows, 1, 1}), g.contiguous().view({rows, 1, 1}));
+        Tensor dx = Tensor::zeros({rows, n, 1}, g.dtype(), g.device());
+        MOD_KERNEL(g, scatter_add)(dx, indices.view({rows, 1, 1}), g.contiguous().view({rows, 1, 1}));
         return {dx.view({rows, n})};
     });
     return values.reshape(L.out_shape);
@@ -89,7 +91,7 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     RowLayout L = to_rows(x, dims, keepdim, "logsumexp");
-    Tensor out = cpu::row_logsumexp(L.rows);
+    Tensor out = MOD_KERNEL(x, row_logsumexp)(L.rows);
     SavedTensor saved_x(L.rows), saved_out(out);
     // d lse / dx_i = exp(x_i - lse) = softmax(x)_i.
     record("logsumexp", out, {L.rows}, [=](const Tensor& g, const Node&) -> TensorList {
@@ -102,7 +104,7 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
     RowLayout L = to_rows(x, {dim}, keepdim, "argmax");
     MOD_CHECK(L.reduced > 0, ShapeError, "argmax", "a non-empty dim expected, got shape ", shape_str(x.shape()));
-    return cpu::row_max(L.rows.detach()).second.reshape(L.out_shape);
+    return MOD_KERNEL(x, row_max)(L.rows.detach()).second.reshape(L.out_shape);
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {

@@ -4,6 +4,8 @@
 
 #include "autograd/node.h"
 #include "core/cpu/softmax.h"
+#include "core/dispatch.h"
+#include "cuda/softmax.h"
 
 namespace mod {
 
@@ -11,15 +13,14 @@ namespace {
 
 Tensor softmax_op(const Tensor& x, int64_t dim, bool log, const char* op) {
     check_defined(x, op, "x");
-    check_cpu(x, op);
     dim = normalize_dim(dim, std::max<int64_t>(x.dim(), 1), op);
     if (x.dim() == 0) return softmax_op(x.reshape({1}), 0, log, op).reshape({});
     Tensor rows = x.transpose(dim, -1).contiguous();
-    Tensor y = log ? cpu::log_softmax_forward(rows) : cpu::softmax_forward(rows);
+    Tensor y = log ? MOD_KERNEL(x, log_softmax_forward)(rows) : MOD_KERNEL(x, softmax_forward)(rows);
     SavedTensor saved_y(y);
     record(op, y, {rows}, [=](const Tensor& g, const Node&) -> TensorList {
         Tensor yy = saved_y.get(op), gg = g.contiguous();
-        return {log ? cpu::log_softmax_backward(yy, gg) : cpu::softmax_backward(yy, gg)};
+        return {log ? MOD_KERNEL(yy, log_softmax_backward)(yy, gg) : MOD_KERNEL(yy, softmax_backward)(yy, gg)};
     });
     return y.transpose(dim, -1);
 }

@@ -10,6 +10,8 @@
 #include "core/cpu/copy.h"
 #include "core/reduce.h"
 #include "core/view.h"
+#include "core/dispatch.h"
+#include "cuda/copy.h"
 
 namespace mod {
 
@@ -198,18 +200,17 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::clone() const {
-    check_cpu(*this, "clone");
+    check_defined(*this, "clone", "self");
     Tensor out = empty(shape(), dtype(), device());
-    cpu::copy_into(*this, out);
+    MOD_KERNEL(out, copy_into)(*this, out);
     record("clone", out, {*this}, [](const Tensor& g, const Node&) -> TensorList { return {g}; });
     return out;
 }
 
 Tensor Tensor::to(DType dtype) const {
     if (dtype == this->dtype()) return *this;
-    check_cpu(*this, "to");
     Tensor out = empty(shape(), dtype, device());
-    cpu::copy_into(*this, out);
+    MOD_KERNEL(out, copy_into)(*this, out);
     if (is_floating(dtype) && is_floating(this->dtype())) {
         const DType from = this->dtype();
         record("to", out, {*this}, [from](const Tensor& g, const Node&) -> TensorList { return {g.to(from)}; });
@@ -225,7 +226,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     shape[dim] = 0;
     for (const Tensor& t : tensors) {
         check_defined(t, "cat", "tensors");
-        check_cpu(t, "cat");
+        check_same_device(t, first, "cat");
         MOD_CHECK(t.dtype() == first.dtype(), DTypeError, "cat", "one dtype expected, got ", dtype_name(first.dtype()),
                   " and ", dtype_name(t.dtype()));
         bool same = t.dim() == first.dim();
@@ -238,7 +239,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     std::vector<int64_t> sizes;
     int64_t at = 0;
     for (const Tensor& t : tensors) {
-        cpu::copy_into(t, out.narrow(dim, at, t.shape()[dim]));
+        MOD_KERNEL(out, copy_into)(t, out.narrow(dim, at, t.shape()[dim]));
         at += t.shape()[dim];
         sizes.push_back(t.shape()[dim]);
     }

@@ -4,7 +4,8 @@
 file(GLOB MOD_ENGINE_SOURCES CONFIGURE_DEPENDS
     core/*.cpp core/cpu/*.cpp autograd/*.cpp nn/*.cpp models/*.cpp)
 if(MOD_WITH_CUDA)
-    list(APPEND MOD_ENGINE_SOURCES cuda/memory.cu)
+    file(GLOB MOD_CUDA_SOURCES CONFIGURE_DEPENDS cuda/*.cu)
+    list(APPEND MOD_ENGINE_SOURCES ${MOD_CUDA_SOURCES})
 else()
     list(APPEND MOD_ENGINE_SOURCES cuda/stubs.cpp)
 endif()
@@ -22,7 +23,7 @@ target_link_libraries(llavamod PUBLIC OpenMP::OpenMP_CXX
     PRIVATE $<BUILD_INTERFACE:Eigen3::Eigen> $<BUILD_INTERFACE:nlohmann_json::nlohmann_json>
             $<BUILD_INTERFACE:mod_warnings>)
 if(MOD_WITH_CUDA)
-    target_link_libraries(llavamod PUBLIC CUDA::cudart)
+    target_link_libraries(llavamod PUBLIC CUDA::cudart CUDA::cublas)
     target_compile_definitions(llavamod PUBLIC MOD_WITH_CUDA=1)
 endif()
 # GCC 12 warns inside its own AVX-512 intrinsic headers when Eigen's GEMM is inlined

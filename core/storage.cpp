@@ -19,7 +19,7 @@ Storage::~Storage() {
     if (device_.is_cpu()) {
         CpuAllocator::instance().deallocate(data_, nbytes_);
     } else {
-        cuda::device_free(data_, device_.index);
+        cuda::device_free(data_, nbytes_, device_.index);
     }
 }
 

@@ -6,6 +6,8 @@
 
 #include "core/cpu/copy.h"
 #include "cuda/memory.h"
+#include "core/dispatch.h"
+#include "cuda/copy.h"
 
 namespace mod {
 
@@ -25,14 +27,8 @@ void check_defined(const Tensor& t, const char* op, const char* name) {
     MOD_CHECK(t.defined(), ValueError, op, "a defined tensor expected for ", name);
 }
 
-void check_cpu(const Tensor& t, const char* op) {
-    MOD_CHECK(t.device().is_cpu(), DeviceError, op, "CPU tensor expected, got ", t.device().str(),
-              ": this build's CUDA backend has memory and copies but no compute kernels yet");
-}
-
 void check_float(const Tensor& t, const char* op, const char* name) {
     check_defined(t, op, name);
-    check_cpu(t, op);
     MOD_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, DTypeError, op, "float32 or float64 ", name,
               " expected, got ", dtype_name(t.dtype()));
 }
@@ -49,9 +45,9 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return fu
 Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
-    Tensor cpu_t = empty(shape, dtype);
-    cpu::fill(cpu_t, value);
-    return cpu_t.to(device);
+    Tensor t = empty(shape, dtype, device);
+    MOD_KERNEL(t, fill)(t, value);
+    return t;
 }
 
 Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
@@ -130,16 +126,14 @@ template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 template std::vector<bool> Tensor::to_vector<bool>() const;
 
 Tensor& Tensor::fill_(double value) {
-    check_cpu(*this, "fill_");
-    cpu::fill(*this, value);
+    check_defined(*this, "fill_", "self");
+    MOD_KERNEL(*this, fill)(*this, value);
     storage()->bump_version();
     return *this;
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
     check_defined(src, "copy_", "src");
-    check_cpu(*this, "copy_");
-    check_cpu(src, "copy_");
     // src broadcasts to this shape (one-directional: this shape never grows).
     MOD_CHECK(src.dim() <= dim(), ShapeError, "copy_", "src broadcastable to ", shape_str(shape()), " expected, got ",
               shape_str(src.shape()));
@@ -148,9 +142,12 @@ Tensor& Tensor::copy_(const Tensor& src) {
         MOD_CHECK(s == d || s == 1, ShapeError, "copy_", "src broadcastable to ", shape_str(shape()),
                   " expected, got ", shape_str(src.shape()));
     }
-    // A source that overlaps the destination is copied out first, so no element is read after it was written.
-    Tensor from = src.storage() == storage() ? src.detach().clone() : src;
-    cpu::copy_into(from, *this);
+    // A source that overlaps the destination is copied out first, so no element is read after it
+    // was written; a source on another device is first brought to this one.
+    Tensor from = src.device() != device() ? src.detach().to(device())
+                  : src.storage() == storage() ? src.detach().clone()
+                                                : src;
+    MOD_KERNEL(*this, copy_into)(from, *this);
     storage()->bump_version();
     return *this;
 }

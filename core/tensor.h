@@ -149,11 +149,8 @@ Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
 }  // namespace mod
 
 namespace mod {
-// The CUDA backend has memory and copies but no compute kernels yet: ops call this so that a
-// CUDA tensor fails with a clear DeviceError naming the op instead of reading device memory.
-void check_cpu(const Tensor& t, const char* op);
-// The checks every float kernel starts with: t is defined, on the CPU, and float32 or float64
-// (the compute dtypes; bfloat16 is storage only). name says which argument in the message.
+// The checks every float kernel starts with: t is defined and float32 or float64 (the compute
+// dtypes; bfloat16 is storage, and on CUDA a matmul input). name says which argument in the message.
 void check_float(const Tensor& t, const char* op, const char* name);
 // Throws DeviceError naming op when a and b are on different devices.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);

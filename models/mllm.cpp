@@ -47,23 +47,23 @@ MllmOutput LlavaModel::forward(const Tensor& input_ids, const Tensor& pixel_valu
     MOD_CHECK(input_ids.dim() == 2, ShapeError, "mllm", "input_ids of shape (B, T) expected, got ",
               shape_str(input_ids.shape()));
     const int64_t B = input_ids.size(0), T = input_ids.size(1), D = config.lm.hidden_size;
-    Tensor embeds = model->embed_tokens->forward(input_ids);  // (B, T, D)
+    Tensor embeds = model->embed_tokens->forward(input_ids.to(device()));  // (B, T, D)
 
     std::vector<int64_t> image_pos;
     const std::vector<int64_t> ids = input_ids.to_vector<int64_t>();
     for (int64_t i = 0; i < B * T; ++i)
         if (ids[i] == config.image_token_id) image_pos.push_back(i);
     if (pixel_values.defined()) {
-        Tensor feats = encode_images(pixel_values);  // (Bi, P, D)
+        Tensor feats = encode_images(pixel_values.to(device()));  // (Bi, P, D)
         const int64_t n = feats.size(0) * feats.size(1);
         MOD_CHECK(static_cast<int64_t>(image_pos.size()) == n, ShapeError, "mllm", n, " image positions (",
                   feats.size(0), " images x ", feats.size(1), " patches) expected in input_ids, got ",
                   image_pos.size());
         // Image rows of the embedding table are replaced, in order, by the projected patches.
-        Tensor pos = Tensor::from_vector<int64_t>(image_pos, {n});
+        Tensor pos = Tensor::from_vector<int64_t>(image_pos, {n}).to(embeds.device());
         std::vector<bool> is_image(B * T, false);
         for (int64_t p : image_pos) is_image[p] = true;
-        Tensor mask = Tensor::from_vector<bool>(is_image, {B * T, 1});
+        Tensor mask = Tensor::from_vector<bool>(is_image, {B * T, 1}).to(embeds.device());
         Tensor flat = masked_fill(embeds.reshape({B * T, D}), mask, 0.0);
         embeds = index_add(flat, 0, pos, feats.reshape({n, D}).to(flat.dtype())).reshape({B, T, D});
     } else {
@@ -71,12 +71,14 @@ MllmOutput LlavaModel::forward(const Tensor& input_ids, const Tensor& pixel_valu
                   " image positions (id ", config.image_token_id, ")");
     }
     const int64_t start = caches && !caches->empty() ? (*caches)[0].length() : 0;
-    Tensor pos = positions.defined() ? positions : default_positions(B, T, start);
+    Tensor pos = (positions.defined() ? positions : default_positions(B, T, start)).to(embeds.device());
     MllmOutput out;
     Tensor hidden = model->forward_embeds(embeds, pos, caches, &out.moe, router_gen);  // (B, T, D)
     out.logits = lm_logits(hidden, *model, lm_head.get());                               // (B, T, V)
     return out;
 }
+
+Device LlavaModel::device() const { return model->embed_tokens->weight.device(); }
 
 void LlavaModel::upcycle(Generator& gen) {
     MOD_CHECK(!config.sparse, ValueError, "upcycle", "a dense model expected; this one is already sparse");
@@ -86,6 +88,9 @@ void LlavaModel::upcycle(Generator& gen) {
         (*model->layers)[l]->upcycle(config.moe, gen);
     }
     config.sparse = true;
+    // The new experts and routers are built on the CPU in float32: bring them to the rest.
+    to(device());
+    set_compute_dtype(compute_dtype());
 }
 
 ParameterCounts LlavaModel::parameter_counts() const {

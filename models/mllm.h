@@ -50,8 +50,11 @@ public:
                        std::vector<nn::KVCache>* caches = nullptr, Generator* router_gen = nullptr) const;
     // pixels (Bi, 3, S, S) -> projected image features (Bi, P, D)
     Tensor encode_images(const Tensor& pixel_values) const;
-    // Sparse upcycling of the layers config.moe.layers names (METHOD.md §1).
+    // Sparse upcycling of the layers config.moe.layers names (METHOD.md §1), on the model's
+    // device and with its compute dtype.
     void upcycle(Generator& gen);
+    // Where the weights live; forward moves its inputs there.
+    Device device() const;
     // Counted from the modules; equals mllm_parameter_counts(config).
     ParameterCounts parameter_counts() const;
 

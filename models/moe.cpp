@@ -92,9 +92,9 @@ MoeOutput MoeLayer::forward(const Tensor& x, Generator* gen) const {
     Routing r = route_tokens(logits.detach(), config, gen);
 
     // w (N, K): picked probabilities, renormalised over the picks capacity kept.
-    Tensor picks = Tensor::from_vector<int64_t>(r.expert, {N, K});
+    Tensor picks = Tensor::from_vector<int64_t>(r.expert, {N, K}).to(x.device());
     std::vector<double> keep_v(r.kept.begin(), r.kept.end());
-    Tensor keep = Tensor::from_vector<double>(keep_v, {N, K}).to(router_dtype);
+    Tensor keep = Tensor::from_vector<double>(keep_v, {N, K}).to(router_dtype).to(x.device());
     Tensor kept_p = gather(probs, 1, picks) * keep;
     Tensor denom = sum(kept_p, {1}, true);
     Tensor w = (kept_p / (denom + eq(denom, 0.0).to(router_dtype))).reshape({N * K}).to(x.dtype());  // all dropped: w = 0
@@ -112,21 +112,21 @@ MoeOutput MoeLayer::forward(const Tensor& x, Generator* gen) const {
             rows[e].push_back(t);
             slots[e].push_back(t * K + k);
         }
-    Tensor y = Tensor::zeros({N, D}, x.dtype());
+    Tensor y = Tensor::zeros({N, D}, x.dtype(), x.device());
     for (int64_t e = 0; e < E; ++e) {
         const int64_t n = static_cast<int64_t>(rows[e].size());
         out.tokens_per_expert[e] = n;
         if (n == 0) continue;  // an expert no token picked computes nothing
-        Tensor row_idx = Tensor::from_vector<int64_t>(rows[e], {n});
+        Tensor row_idx = Tensor::from_vector<int64_t>(rows[e], {n}).to(x.device());
         Tensor ye = (*experts)[e]->forward(index_select(x2, 0, row_idx));              // (n, D): one GEMM chain
-        Tensor we = index_select(w, 0, Tensor::from_vector<int64_t>(slots[e], {n}));  // (n,)
+        Tensor we = index_select(w, 0, Tensor::from_vector<int64_t>(slots[e], {n}).to(x.device()));  // (n,)
         y = index_add(y, 0, row_idx, ye * we.unsqueeze(1));
     }
     out.y = y.reshape(x.shape());
 
     std::vector<double> frac(E, 0.0);
     for (int64_t t = 0; t < N; ++t) frac[r.top1[t]] += 1.0 / static_cast<double>(N);
-    out.aux = sum(mean(probs, {0}) * Tensor::from_vector<double>(frac, {E}).to(router_dtype)) * static_cast<double>(E);
+    out.aux = sum(mean(probs, {0}) * Tensor::from_vector<double>(frac, {E}).to(router_dtype).to(x.device())) * static_cast<double>(E);
     out.z = mean(pow(logsumexp(logits, {1}), 2.0));
     return out;
 }

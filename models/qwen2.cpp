@@ -73,7 +73,7 @@ Tensor Qwen2Model::forward_embeds(const Tensor& embeds, const Tensor& positions,
 
 Tensor lm_logits(const Tensor& hidden, const Qwen2Model& body, const nn::Linear* lm_head) {
     if (lm_head) return lm_head->forward(hidden);
-    return matmul(hidden, body.embed_tokens->weight.transpose(0, 1));  // tied: logits = h E^T
+    return nn::matmul_in(hidden, body.embed_tokens->weight.transpose(0, 1), body.compute_dtype());  // tied: h E^T
 }
 
 Tensor default_positions(int64_t B, int64_t T, int64_t start) {

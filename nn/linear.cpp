@@ -16,9 +16,14 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias, Generat
 Tensor Linear::forward(const Tensor& x) const {
     MOD_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), ShapeError, "linear", "input (..., ", weight.size(1),
               ") expected, got ", shape_str(x.shape()));
-    Tensor y = matmul(x.dim() == 1 ? x.unsqueeze(0) : x, weight.transpose(0, 1));  // W^T is a view: no copy
+    Tensor y = matmul_in(x.dim() == 1 ? x.unsqueeze(0) : x, weight.transpose(0, 1), compute_dtype());  // W^T: a view
     if (x.dim() == 1) y = y.squeeze(0);
     return bias.defined() ? y + bias : y;
+}
+
+Tensor matmul_in(const Tensor& x, const Tensor& w, DType compute) {
+    if (compute != DType::BF16 || x.dtype() == DType::BF16) return matmul(x, w);
+    return matmul(x.to(DType::BF16), w.to(DType::BF16)).to(x.dtype());
 }
 
 Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, double init_std) {

@@ -17,6 +17,11 @@ public:
     Tensor bias;  // undefined without bias
 };
 
+// x @ w computed in `compute` dtype when that is bfloat16 (operands cast, float32
+// accumulation, the result cast back to x's dtype); a plain matmul otherwise. Casts are
+// differentiable, so gradients reach float32 weights in float32.
+Tensor matmul_in(const Tensor& x, const Tensor& w, DType compute);
+
 // Rows of weight (num, dim) looked up by integer ids (...) -> (..., dim).
 class Embedding : public Module {
 public:

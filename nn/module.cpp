@@ -84,6 +84,17 @@ void Module::to(DType dtype) {
         if (is_floating(t.dtype())) t.set_data(t.detach().to(dtype));
 }
 
+void Module::to(Device device) {
+    for (const auto& [name, t] : named_parameters()) t.set_data(t.detach().to(device));
+}
+
+void Module::set_compute_dtype(DType dtype) {
+    MOD_CHECK(dtype == DType::F32 || dtype == DType::BF16, DTypeError, "set_compute_dtype",
+              "float32 or bfloat16 expected, got ", dtype_name(dtype));
+    compute_dtype_ = dtype;
+    for (auto& [name, child] : children_) child->set_compute_dtype(dtype);
+}
+
 void Module::train(bool on) {
     training_ = on;
     for (auto& [name, child] : children_) child->train(on);

@@ -40,6 +40,15 @@ public:
 
     // Converts every parameter to dtype in place (float64 for gradient checks).
     void to(DType dtype);
+    // Moves every parameter to device in place (handles held elsewhere see the move).
+    void to(Device device);
+
+    // The dtype linear layers multiply in, for this module and every descendant (set it
+    // again after replacing a child). bfloat16 on a GPU is mixed precision: weights and
+    // optimizer state stay float32, products run on bf16 tensor cores with float32
+    // accumulation. Float32 (the default) means "the weights' own dtype".
+    void set_compute_dtype(DType dtype);
+    DType compute_dtype() const { return compute_dtype_; }
 
     void train(bool on = true);
     void eval() { train(false); }
@@ -65,6 +74,7 @@ private:
     std::vector<std::pair<std::string, Tensor>> params_;
     std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
     bool training_ = true;
+    DType compute_dtype_ = DType::F32;
 };
 
 // Children named 0, 1, 2, ... as HF numbers layers (`encoder.layers.3`).

@@ -12,6 +12,7 @@
 
 #include "autograd/grad_mode.h"
 #include "core/cpu/loops.h"
+#include "cuda/optim.h"
 
 namespace mod {
 
@@ -27,7 +28,7 @@ Tensor dense_grad(const std::string& name, const Tensor& p, const char* op) {
     if (!g.defined()) return g;
     MOD_CHECK(g.dtype() == p.dtype(), DTypeError, op, "gradient of ", name, " in ", dtype_name(p.dtype()),
               " expected, got ", dtype_name(g.dtype()));
-    check_cpu(g, op);
+    check_same_device(g, p, op);
     return g.contiguous();
 }
 
@@ -60,7 +61,6 @@ Optimizer::Optimizer(NamedTensors params, double lr, const char* op) : params_(s
         const auto [it, inserted] = tensors.emplace(p.impl(), name);
         MOD_CHECK(inserted, ValueError, op, "each tensor listed once expected, got ", it->second, " and ",
                   name, " for one tensor (list tied weights once)");
-        check_cpu(p, op);
         MOD_CHECK(p.dtype() == DType::F32 || p.dtype() == DType::F64, DTypeError, op,
                   "float32 or float64 parameters expected, got ", dtype_name(p.dtype()), " for ", name);
         MOD_CHECK(p.is_leaf() && p.requires_grad(), ValueError, op,
@@ -162,7 +162,7 @@ AdamW::AdamW(NamedTensors params, AdamWOptions options)
               "a decay rule expected, got an empty function");
     state_.reserve(params_.size());
     for (const auto& [name, p] : params_) {
-        state_.push_back({Tensor::zeros(p.shape(), p.dtype()), Tensor::zeros(p.shape(), p.dtype()),
+        state_.push_back({Tensor::zeros(p.shape(), p.dtype(), p.device()), Tensor::zeros(p.shape(), p.dtype(), p.device()),
                           Tensor::scalar(0.0, DType::I64), options_.decay_rule(name, p)});
     }
 }
@@ -182,11 +182,16 @@ void AdamW::step() {
                            s.decay ? 1.0 - lr_ * options_.weight_decay : 1.0,
                            1.0 - std::pow(options_.beta1, static_cast<double>(t)),
                            std::sqrt(1.0 - std::pow(options_.beta2, static_cast<double>(t)))};
-        dispatch_float(p.dtype(), "AdamW.step", [&](auto zero) {
-            using T = decltype(zero);
-            adamw_update<T>(p.data<T>(), g.data<T>(), s.exp_avg.data<T>(), s.exp_avg_sq.data<T>(), p.numel(),
-                            c);
-        });
+        if (p.device().is_cuda()) {
+            cuda::adamw_update(p, g, s.exp_avg, s.exp_avg_sq, c.beta1, c.beta2, c.eps, c.decay_factor,
+                               c.lr / c.bias_correction1, c.bias_correction2_sqrt);
+        } else {
+            dispatch_float(p.dtype(), "AdamW.step", [&](auto zero) {
+                using T = decltype(zero);
+                adamw_update<T>(p.data<T>(), g.data<T>(), s.exp_avg.data<T>(), s.exp_avg_sq.data<T>(), p.numel(),
+                                c);
+            });
+        }
         p.storage()->bump_version();
         s.exp_avg.storage()->bump_version();
         s.exp_avg_sq.storage()->bump_version();
@@ -240,7 +245,7 @@ SGD::SGD(NamedTensors params, SGDOptions options)
               "a decay rule expected, got an empty function");
     for (const auto& [name, p] : params_) {
         decay_.push_back(options_.decay_rule(name, p));
-        if (options_.momentum > 0) momentum_buffer_.push_back(Tensor::zeros(p.shape(), p.dtype()));
+        if (options_.momentum > 0) momentum_buffer_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
     }
 }
 
@@ -252,11 +257,15 @@ void SGD::step() {
         if (!g.defined()) continue;
         const double wd = decay_[i] ? options_.weight_decay : 0.0;
         const Tensor buf = momentum_buffer_.empty() ? Tensor() : momentum_buffer_[i];
-        dispatch_float(p.dtype(), "SGD.step", [&](auto zero) {
-            using T = decltype(zero);
-            sgd_update<T>(p.data<T>(), g.data<T>(), buf.defined() ? buf.data<T>() : nullptr, p.numel(), lr_,
-                          options_.momentum, options_.nesterov, wd);
-        });
+        if (p.device().is_cuda()) {
+            cuda::sgd_update(p, g, buf, lr_, options_.momentum, options_.nesterov, wd);
+        } else {
+            dispatch_float(p.dtype(), "SGD.step", [&](auto zero) {
+                using T = decltype(zero);
+                sgd_update<T>(p.data<T>(), g.data<T>(), buf.defined() ? buf.data<T>() : nullptr, p.numel(), lr_,
+                              options_.momentum, options_.nesterov, wd);
+            });
+        }
         p.storage()->bump_version();
         if (buf.defined()) buf.storage()->bump_version();
     }
@@ -307,30 +316,37 @@ double clip_grad_norm(const NamedTensors& params, double max_norm) {
     for (const auto& [name, p] : params) {
         Tensor g = p.grad();
         if (!g.defined() || !seen.insert(p.impl()).second) continue;
-        check_cpu(g, "clip_grad_norm");
         // Scaling happens in place, so a strided gradient is first replaced by a dense copy.
         if (!g.is_contiguous()) {
             g = g.contiguous();
             p.set_grad(g);
         }
-        dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
-            using T = decltype(zero);
-            squares += sum_of_squares(g.data<T>(), g.numel());
-        });
+        if (g.device().is_cuda()) {
+            squares += cuda::sum_of_squares(g);
+        } else {
+            dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
+                using T = decltype(zero);
+                squares += sum_of_squares(g.data<T>(), g.numel());
+            });
+        }
         grads.push_back(g);
     }
     const double norm = std::sqrt(squares);
     if (!std::isfinite(norm) || norm <= max_norm) return norm;
     const double scale = max_norm / (norm + 1e-6);
     for (const Tensor& g : grads) {
-        dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
-            using T = decltype(zero);
-            T* x = g.data<T>();
-            const T s = static_cast<T>(scale);
-            cpu::parallel_for(g.numel(), cpu::kParallelGrain, [&](int64_t begin, int64_t end) {
-                for (int64_t i = begin; i < end; ++i) x[i] *= s;
+        if (g.device().is_cuda()) {
+            cuda::scale_(g, scale);
+        } else {
+            dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
+                using T = decltype(zero);
+                T* x = g.data<T>();
+                const T s = static_cast<T>(scale);
+                cpu::parallel_for(g.numel(), cpu::kParallelGrain, [&](int64_t begin, int64_t end) {
+                    for (int64_t i = begin; i < end; ++i) x[i] *= s;
+                });
             });
-        });
+        }
         g.storage()->bump_version();
     }
     return norm;

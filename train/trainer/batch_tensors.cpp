@@ -4,10 +4,10 @@
 
 namespace mod::train {
 
-ModelInputs to_model_inputs(const data::Batch& b) {
+ModelInputs to_model_inputs(const data::Batch& b, Device device) {
     ModelInputs in;
-    in.input_ids = Tensor::from_vector<int64_t>(b.ids, {b.B, b.T});
-    in.labels = Tensor::from_vector<int64_t>(b.labels, {b.B, b.T});
+    in.input_ids = Tensor::from_vector<int64_t>(b.ids, {b.B, b.T}).to(device);
+    in.labels = Tensor::from_vector<int64_t>(b.labels, {b.B, b.T}).to(device);
     for (int64_t len : b.lengths) in.tokens += len;
     std::vector<float> pixels;
     int64_t images = 0;
@@ -17,7 +17,7 @@ ModelInputs to_model_inputs(const data::Batch& b) {
         pixels.insert(pixels.end(), b.pixels.begin() + r * per_image, b.pixels.begin() + (r + 1) * per_image);
         ++images;
     }
-    if (images > 0) in.pixels = Tensor::from_vector<float>(pixels, {images, 3, b.S, b.S});
+    if (images > 0) in.pixels = Tensor::from_vector<float>(pixels, {images, 3, b.S, b.S}).to(device);
     return in;
 }
 
@@ -35,8 +35,9 @@ LabelPositions positions(const Tensor& labels, int64_t shift) {
             sample.push_back(b);
         }
     const int64_t n = static_cast<int64_t>(rows.size());
-    return {Tensor::from_vector<int64_t>(rows, {n}), Tensor::from_vector<int64_t>(targets, {n}),
-            Tensor::from_vector<int64_t>(sample, {n}), n};
+    const Device d = labels.device();
+    return {Tensor::from_vector<int64_t>(rows, {n}).to(d), Tensor::from_vector<int64_t>(targets, {n}).to(d),
+            Tensor::from_vector<int64_t>(sample, {n}).to(d), n};
 }
 }  // namespace
 

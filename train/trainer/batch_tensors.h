@@ -14,9 +14,11 @@ struct ModelInputs {
     int64_t tokens = 0;  // real (non-padding) tokens, for throughput
 };
 
-ModelInputs to_model_inputs(const data::Batch& batch);
+// The tensors on `device` (the trainer's device=).
+ModelInputs to_model_inputs(const data::Batch& batch, Device device = Device::cpu());
 
-// The positions whose logits a loss reads, as flat indices into the B*T rows of the logits.
+// The positions whose logits a loss reads, as flat indices into the B*T rows of the logits,
+// on the labels' device.
 struct LabelPositions {
     Tensor rows;     // (N,) int64: b * T + t
     Tensor targets;  // (N,) int64: the token that position should predict

@@ -146,7 +146,7 @@ GenerateResult generate(const models::LlavaModel& model, const std::vector<int64
     const int64_t image_id = model.config.image_token_id;
     if (image_id >= 0 && image_id < V) banned[image_id] = true;
     for (int64_t id = options.vocab_size > 0 ? options.vocab_size : V; id < V; ++id) banned[id] = true;
-    const Tensor ban = Tensor::from_vector<bool>(banned, {1, V});
+    const Tensor ban = Tensor::from_vector<bool>(banned, {1, V}).to(model.device());
     auto next_token = [&](const Tensor& logits) {  // logits (1, T, V)
         const Tensor last = logits.select(1, logits.size(1) - 1);  // (1, V)
         return pick_token(masked_fill(last, ban, -std::numeric_limits<double>::infinity()), options, gen);

@@ -30,7 +30,7 @@ Tensor distillation_loss(const Tensor& student_logits, const Tensor& teacher_log
 Tensor sequence_log_probs(const Tensor& logits, const LabelPositions& pos, int64_t rows) {
     Tensor lp = log_softmax(logits_at(logits, pos), 1);              // (N, V)
     Tensor picked = gather(lp, 1, pos.targets.unsqueeze(1)).squeeze(1);  // (N,)
-    return index_add(Tensor::zeros({rows}, picked.dtype()), 0, pos.sample, picked);  // (rows,)
+    return index_add(Tensor::zeros({rows}, picked.dtype(), picked.device()), 0, pos.sample, picked);  // (rows,)
 }
 
 namespace {

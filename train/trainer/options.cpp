@@ -6,6 +6,7 @@
 #include "data/args.h"
 #include "data/errors.h"
 #include "core/file_io.h"
+#include "cuda/memory.h"
 #include "trainer/checkpoint.h"
 
 namespace mod::train {
@@ -44,7 +45,8 @@ void declare(data::KeyValueArgs& a) {
     a.add("skip_bad", "false", "skip bad samples (missing images, ...) and count them");
     a.add("eval_limit", "200", "stage=all: samples per eval split");
     a.add("stop_after", "0", "stop with a checkpoint after this many steps of this invocation (0: run to the end)");
-    a.add("device", "cpu", "cpu (the CUDA backend has no compute kernels yet)");
+    a.add("device", "cpu", "cpu, cuda or cuda:N (a build with CUDA and a visible GPU)");
+    a.add("precision", "f32", "f32, or bf16 on a GPU: bf16 matrix products, float32 weights and optimizer state");
 }
 
 // The config file's "train" object: defaults for train_mod keys.
@@ -125,10 +127,17 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.stop_after = a.get_int("stop_after", 0, int64_t(1) << 40);
     o.world_images = a.get_int("world_images", 1, int64_t(1) << 40);
     o.world_max_objects = a.get_int("world_max_objects", 1, 8);
-    const std::string device = a.get("device");
-    if (device != "cpu")
-        throw data::ArgError("[train_mod] device=" + device +
-                             ": only cpu trains today; the CUDA backend has memory and copies but no compute kernels yet");
+    try {
+        o.device = Device::parse(a.get("device"));
+    } catch (const ValueError&) {
+        throw data::ArgError("[train_mod] device=" + a.get("device") + ": cpu, cuda or cuda:N expected");
+    }
+    if (o.device.is_cuda() && o.device.index >= cuda::device_count())
+        throw data::ArgError("[train_mod] device=" + a.get("device") + ": " + std::to_string(cuda::device_count()) +
+                             " CUDA device(s) visible to this build (a GPU and a build with the CUDA toolkit needed)");
+    o.precision = a.get_choice("precision", {"f32", "bf16"});
+    if (o.precision == "bf16" && !o.device.is_cuda())
+        throw data::ArgError("[train_mod] precision=bf16 needs device=cuda: on the CPU bfloat16 is a storage type");
     if (o.stage == "preference" && !a.was_given("lr")) o.lr /= 10;  // METHOD.md §2: about 10x lower
     o.resolved = a.resolved();
     return o;

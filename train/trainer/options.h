@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/device.h"
 #include "models/config.h"
 
 namespace mod::train {
@@ -27,6 +28,8 @@ struct TrainOptions {
     std::string phase;      // d2d | d2s | both
     std::string kd_mask;    // shifted | unshifted
     std::string loss;       // dpo | kto_pair
+    Device device;          // where models and batches live
+    std::string precision;  // f32 | bf16 (GPU: bf16 products, float32 weights)
     int64_t steps = 0;      // optimizer steps per phase
     int64_t batch_size = 0;
     int64_t grad_accum = 1;
@@ -37,7 +40,7 @@ struct TrainOptions {
     int64_t eval_limit = 0;
     int64_t stop_after = 0;
     int64_t world_images = 0;       // the world made on first use: training scenes
-    int64_t world_max_objects = 0;  // and the most shapes per scene  // stop (with a checkpoint) after this many steps of this invocation
+    int64_t world_max_objects = 0;  // and the most shapes per scene
     double lr = 0, warmup_ratio = 0, weight_decay = 0, clip = 0, tau = 1, beta = 0.1;
     uint64_t seed = 0;
     bool skip_nonfinite = false;

@@ -50,6 +50,12 @@ LoaderSpec loader_spec(const TrainOptions& o, std::vector<std::string> files, bo
 
 void freeze_all(models::LlavaModel& m) { m.set_requires_grad("*", false); }
 
+// Moves a model to device= and sets precision= (before its optimizer is made).
+void place(models::LlavaModel& m, const TrainOptions& o) {
+    m.to(o.device);
+    m.set_compute_dtype(o.precision == "bf16" ? DType::BF16 : DType::F32);
+}
+
 // METHOD.md §2's trainable sets.
 void train_lm_and_projector(models::LlavaModel& m) {
     freeze_all(m);
@@ -98,6 +104,7 @@ std::shared_ptr<models::LlavaModel> load_frozen_teacher(const TrainOptions& o) {
         dir = resolve_model_dir(o.teacher);
     }
     auto teacher = load_model(dir).model;
+    place(*teacher, o);
     teacher->eval();
     freeze_all(*teacher);
     return teacher;
@@ -113,7 +120,7 @@ void save_final(const TrainOptions& o, const models::LlavaModel& model, const te
 // Supervised fine-tuning: cross-entropy on the response tokens (teacher SFT, align).
 std::function<StepResult(const data::Batch&)> sft_step(const models::LlavaModel& model) {
     return [&model](const data::Batch& b) {
-        ModelInputs in = to_model_inputs(b);
+        ModelInputs in = to_model_inputs(b, model.device());
         Tensor ce = response_cross_entropy(model.forward(in.input_ids, in.pixels).logits, shifted_positions(in.labels));
         return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
     };
@@ -123,6 +130,7 @@ bool run_teacher(const TrainOptions& o) {
     Setup s = prepare(o);
     Generator gen(o.seed);
     models::LlavaModel teacher(with_tokenizer(o.family.teacher_mllm(), s.tok), gen);
+    place(teacher, o);
     Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
             o.steps, nullptr, nullptr};
     job.step = sft_step(teacher);
@@ -137,6 +145,7 @@ bool run_align(const TrainOptions& o) {
     Generator gen(o.seed);
     models::LlavaModel student(with_tokenizer(o.family.student_mllm(false), s.tok), gen,
                                teacher->model->vision_tower->vision_tower);
+    place(student, o);
     freeze_all(student);
     student.set_requires_grad("model.mm_projector.*", true);
     Job job{"align", join(o.out, "projector"), &student, &s.tok, loader_spec(o, {"general.json"}, false), o.steps,
@@ -153,6 +162,7 @@ bool run_imitation(const TrainOptions& o) {
     Generator gen(o.seed), router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
     models::LlavaModel student(with_tokenizer(o.family.student_mllm(false), s.tok), gen,
                                teacher->model->vision_tower->vision_tower);
+    place(student, o);
     const models::MoeConfig moe = student.config.moe;
     auto kd_positions = [&](const Tensor& labels) {
         return o.kd_mask == "shifted" ? shifted_positions(labels) : unshifted_positions(labels);
@@ -164,7 +174,7 @@ bool run_imitation(const TrainOptions& o) {
         Job d2d{"imitation d2d", d2d_dir, &student, &s.tok, loader_spec(o, {"general.json"}, false), o.steps, nullptr,
                 nullptr};
         d2d.step = [&](const data::Batch& b) {
-            ModelInputs in = to_model_inputs(b);
+            ModelInputs in = to_model_inputs(b, o.device);
             Tensor t = teacher_logits(*teacher, in);
             Tensor kd = distillation_loss(student.forward(in.input_ids, in.pixels).logits, t, kd_positions(in.labels), o.tau);
             return StepResult{kd, {{"kd", kd.item()}}, in.tokens};
@@ -186,7 +196,7 @@ bool run_imitation(const TrainOptions& o) {
     Job d2s{"imitation d2s", join(o.out, "d2s"), &student, &s.tok, loader_spec(o, {"multitask.json"}, false), o.steps,
             nullptr, &router_gen};
     d2s.step = [&](const data::Batch& b) {
-        ModelInputs in = to_model_inputs(b);
+        ModelInputs in = to_model_inputs(b, o.device);
         Tensor t = teacher_logits(*teacher, in);
         models::MllmOutput out = student.forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen);
         Tensor kd = distillation_loss(out.logits, t, kd_positions(in.labels), o.tau);
@@ -205,6 +215,7 @@ bool run_preference(const TrainOptions& o) {
     Setup s = prepare(o);
     auto teacher = load_frozen_teacher(o);
     auto student = load_model(resolve_model_dir(o.student)).model;
+    place(*student, o);
     MOD_CHECK(student->config.sparse, ValueError, "train_mod", "preference distillation trains the sparse student; ",
               o.student, " holds a dense model (run stage=imitation with phase=both first)");
     Generator router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
@@ -213,7 +224,7 @@ bool run_preference(const TrainOptions& o) {
     Job job{"preference " + o.loss, join(o.out, o.loss), student.get(), &s.tok,
             loader_spec(o, {"preference.json"}, true), o.steps, nullptr, &router_gen};
     job.step = [&](const data::Batch& b) {
-        ModelInputs in = to_model_inputs(b);
+        ModelInputs in = to_model_inputs(b, o.device);
         LabelPositions pos = shifted_positions(in.labels);
         Tensor ref = sequence_log_probs(teacher_logits(*teacher, in), pos, b.B);
         models::MllmOutput out = student->forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen);
@@ -270,6 +281,7 @@ bool run_stage(const TrainOptions& o) {
     nlohmann::ordered_json report = nlohmann::ordered_json::array();
     for (const char* stage : {"teacher", "imitation", "preference"}) {
         LoadedModel m = load_model(resolve_model_dir(join(o.out, stage)));
+        place(*m.model, o);
         results.push_back(evaluate(*m.model, m.tokenizer, o.data, eval, stage));
         report.push_back(results.back().to_json());
     }

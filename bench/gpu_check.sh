@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# gpu_check: the GPU machine's whole check in one run, well within 8 minutes on one H200.
+#   1. builds the engine, the CUDA tests and gpu_steps for sm_90 (PTX kept for newer GPUs);
+#   2. runs every CUDA test (each compares a CUDA op with the CPU op, forward and gradients);
+#   3. times training steps: the small config in float32 and bf16, and a real-scale student
+#      (Qwen2-0.5B-shaped LM, CLIP ViT-L/14-336 vision tower) in bf16 with the ViT frozen;
+#   4. prints one table; logs and JSON go to $OUT (default build-gpu/out).
+#   bench/gpu_check.sh [all|build|test|steps]   (default all; a part reuses the build before it)
+# The GPU machine has CUDA, CMake and a compiler but none of our Debian packages and no
+# network: run bench/gpu_deps.sh first on a machine with apt, and bring third_party/deps.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-build-gpu/out}
+deps=$PWD/third_party/deps
+jobs=$(nproc)
+mkdir -p "$out"
+[ -d "$deps/usr/src/googletest" ] || { echo "gpu_check: $deps missing: run bench/gpu_deps.sh first"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+nvcc --version | tail -1 || true
+
+part=${1:-all}
+step() { echo "== $1"; }
+if [ "$part" = all ] || [ "$part" = build ]; then
+step "GoogleTest from source"
+cmake -S "$deps/usr/src/googletest" -B build-gpu/gtest -DBUILD_GMOCK=OFF -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$PWD/build-gpu/gtest-install" > "$out/gtest.log" 2>&1 &&
+    cmake --build build-gpu/gtest -j"$jobs" >> "$out/gtest.log" 2>&1 &&
+    cmake --install build-gpu/gtest >> "$out/gtest.log" 2>&1 || { tail -20 "$out/gtest.log"; exit 1; }
+
+step "configure and build for sm_90"
+start=$SECONDS
+cmake -S . -B build-gpu/main -DCMAKE_BUILD_TYPE=Release -DMOD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DMOD_BUILD_TRAIN=OFF -DEigen3_DIR="$deps/usr/share/eigen3/cmake" \
+    -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" \
+    -DGTest_DIR="$PWD/build-gpu/gtest-install/lib/cmake/GTest" > "$out/build.log" 2>&1 &&
+    cmake --build build-gpu/main -j"$jobs" --target cuda_tests gpu_steps >> "$out/build.log" 2>&1 ||
+    { grep -E "error|Error" "$out/build.log" | head -30; tail -5 "$out/build.log"; exit 1; }
+echo "built in $((SECONDS - start)) s"
+fi
+
+tests_rc=0
+if [ "$part" = all ] || [ "$part" = test ]; then
+step "CUDA tests"
+build-gpu/main/tests/cuda_tests --gtest_output=xml:"$out/cuda_tests.xml" > "$out/cuda_tests.log" 2>&1
+tests_rc=$?
+grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests ran" "$out/cuda_tests.log" | tail -40
+grep -B2 -A12 "Failure" "$out/cuda_tests.log" | head -80
+fi
+
+if [ "$part" = all ] || [ "$part" = steps ]; then
+step "training steps"
+printf "%-14s %-5s %9s %11s %9s %10s %8s %9s\n" workload prec "step s" "tokens/s" "TFLOP" "TFLOP/s" "of bf16" "peak GiB"
+run_steps() { timeout 180 build-gpu/main/bench/gpu_steps "$@" 2>&1 | tee -a "$out/gpu_steps.log"; }
+run_steps config=configs/small.json precision=f32 label=small json="$out/small_f32.json"
+run_steps config=configs/small.json precision=bf16 label=small json="$out/small_bf16.json"
+run_steps config=configs/real.json precision=bf16 batch=8 text=128 steps=3 freeze_vision=true label=real-0.5B \
+    json="$out/real_bf16.json"
+fi
+exit $tests_rc

@@ -1,0 +1,18 @@
+// CUDA matrix products through cuBLAS: float32 (TF32 tensor cores only when asked),
+// float64, and bfloat16 inputs with float32 accumulation; batches as strided-batched GEMM.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace mod::cuda {
+
+// Batched product with broadcast batch dims (shapes and dtypes checked by the caller); the
+// output has the operands' dtype.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// Whether float32 products may use TF32 tensor cores (off by default: TF32 keeps only
+// 10 mantissa bits). A per-process setting, like cuBLAS's own math mode.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
+
+}  // namespace mod::cuda
