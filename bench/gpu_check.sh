@@ -41,7 +41,7 @@ fi
 tests_rc=0
 if [ "$part" = all ] || [ "$part" = test ]; then
 step "CUDA tests"
-build-gpu/main/tests/cuda_tests --gtest_output=xml:"$out/cuda_tests.xml" > "$out/cuda_tests.log" 2>&1
+timeout 240 build-gpu/main/tests/cuda_tests --gtest_output=xml:"$out/cuda_tests.xml" > "$out/cuda_tests.log" 2>&1
 tests_rc=$?
 grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests ran" "$out/cuda_tests.log" | tail -40
 grep -B2 -A12 "Failure" "$out/cuda_tests.log" | head -80
@@ -50,7 +50,7 @@ fi
 if [ "$part" = all ] || [ "$part" = steps ]; then
 step "training steps"
 printf "%-14s %-5s %9s %11s %9s %10s %8s %9s\n" workload prec "step s" "tokens/s" "TFLOP" "TFLOP/s" "of bf16" "peak GiB"
-run_steps() { timeout 180 build-gpu/main/bench/gpu_steps "$@" 2>&1 | tee -a "$out/gpu_steps.log"; }
+run_steps() { timeout 150 build-gpu/main/bench/gpu_steps "$@" 2>&1 | tee -a "$out/gpu_steps.log"; }
 run_steps config=configs/small.json precision=f32 label=small json="$out/small_f32.json"
 run_steps config=configs/small.json precision=bf16 label=small json="$out/small_bf16.json"
 run_steps config=configs/real.json precision=bf16 batch=8 text=128 steps=3 freeze_vision=true label=real-0.5B \
