@@ -54,4 +54,55 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     return out;
 }
 
+Tensor grouped_matmul(const Tensor& x, const std::vector<Tensor>& w, const std::vector<int64_t>& sizes) {
+    const char* op = "grouped_matmul";
+    check_defined(x, op, "x");
+    MOD_CHECK(x.dim() == 2, ShapeError, op, "x of shape (M, K) expected, got ", shape_str(x.shape()));
+    MOD_CHECK(!w.empty() && w.size() == sizes.size(), ValueError, op, "one size per weight expected, got ", w.size(),
+              " weights and ", sizes.size(), " sizes");
+    const bool bf16_ok = x.device().is_cuda() && x.dtype() == DType::BF16;
+    MOD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64 || bf16_ok, DTypeError, op,
+              "a float32 or float64 x (bfloat16 on CUDA) expected, got ", dtype_name(x.dtype()));
+    int64_t rows = 0;
+    for (size_t g = 0; g < w.size(); ++g) {
+        check_defined(w[g], op, "w");
+        check_same_device(x, w[g], op);
+        MOD_CHECK(w[g].dim() == 2 && w[g].size(0) == x.size(1) && w[g].size(1) == w[0].size(1), ShapeError, op,
+                  "weights of shape (", x.size(1), ", ", w[0].size(1), ") expected, got ", shape_str(w[g].shape()),
+                  " for group ", g);
+        MOD_CHECK(w[g].dtype() == x.dtype(), DTypeError, op, "weights of dtype ", dtype_name(x.dtype()),
+                  " expected, got ", dtype_name(w[g].dtype()));
+        MOD_CHECK(sizes[g] >= 0, ValueError, op, "group sizes >= 0 expected, got ", sizes[g]);
+        rows += sizes[g];
+    }
+    MOD_CHECK(rows == x.size(0), ShapeError, op, "group sizes summing to the ", x.size(0), " rows of x expected, got ",
+              rows);
+    Tensor xc = x.contiguous();
+    Tensor out = MOD_KERNEL(xc, grouped_matmul)(xc, w, sizes);
+    std::vector<Tensor> inputs{xc};
+    inputs.insert(inputs.end(), w.begin(), w.end());
+    SavedTensor saved_x(xc);
+    std::vector<SavedTensor> saved_w(w.begin(), w.end());
+    const size_t n_inputs = inputs.size();
+    // dx_g = dy_g w_g^T (the same grouped product with transposed views); dw_g = x_g^T dy_g.
+    record(op, out, inputs, [=](const Tensor& g, const Node& node) -> TensorList {
+        TensorList grads(n_inputs);
+        Tensor gc = g.contiguous();
+        if (node.needs_input_grad(0)) {
+            std::vector<Tensor> wt;
+            for (const SavedTensor& s : saved_w) wt.push_back(s.get(op).transpose(0, 1));
+            grads[0] = MOD_KERNEL(gc, grouped_matmul)(gc, wt, sizes);
+        }
+        bool any_w = false;
+        for (size_t i = 1; i < n_inputs; ++i) any_w = any_w || node.needs_input_grad(i);
+        if (any_w) {
+            std::vector<Tensor> dw = MOD_KERNEL(gc, grouped_matmul_weight_grads)(saved_x.get(op), gc, sizes);
+            for (size_t i = 0; i < dw.size(); ++i)
+                if (node.needs_input_grad(i + 1)) grads[i + 1] = dw[i];
+        }
+        return grads;
+    });
+    return out;
+}
+
 }  // namespace mod

@@ -87,6 +87,12 @@ AttentionGrads attention_backward(const Tensor&, const Tensor&, const Tensor&, c
 }
 
 Tensor matmul(const Tensor&, const Tensor&) { no_cuda("matmul"); }
+Tensor grouped_matmul(const Tensor&, const std::vector<Tensor>&, const std::vector<int64_t>&) {
+    no_cuda("grouped_matmul");
+}
+std::vector<Tensor> grouped_matmul_weight_grads(const Tensor&, const Tensor&, const std::vector<int64_t>&) {
+    no_cuda("grouped_matmul");
+}
 void set_allow_tf32(bool) {}
 bool allow_tf32() { return false; }
 

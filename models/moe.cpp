@@ -99,28 +99,42 @@ MoeOutput MoeLayer::forward(const Tensor& x, Generator* gen) const {
     Tensor denom = sum(kept_p, {1}, true);
     Tensor w = (kept_p / (denom + eq(denom, 0.0).to(router_dtype))).reshape({N * K}).to(x.dtype());  // all dropped: w = 0
 
+    // The kept picks grouped by expert (token order within an expert): rows[i] is the token of
+    // the i-th grouped pick and slots[i] its (token, k) slot, for its weight.
     MoeOutput out;
     out.tokens_per_expert.assign(E, 0);
-    std::vector<std::vector<int64_t>> rows(E), slots(E);
-    for (int64_t t = 0; t < N; ++t)
-        for (int64_t k = 0; k < K; ++k) {
-            if (!r.kept[t * K + k]) {
-                ++out.dropped;
-                continue;
-            }
-            const int64_t e = r.expert[t * K + k];
-            rows[e].push_back(t);
-            slots[e].push_back(t * K + k);
-        }
+    std::vector<int64_t> rows, slots;
+    for (int64_t e = 0; e < E; ++e)
+        for (int64_t t = 0; t < N; ++t)
+            for (int64_t k = 0; k < K; ++k)
+                if (r.kept[t * K + k] && r.expert[t * K + k] == e) {
+                    rows.push_back(t);
+                    slots.push_back(t * K + k);
+                    ++out.tokens_per_expert[e];
+                }
+    const int64_t M = static_cast<int64_t>(rows.size());
+    out.dropped = N * K - M;
     Tensor y = Tensor::zeros({N, D}, x.dtype(), x.device());
-    for (int64_t e = 0; e < E; ++e) {
-        const int64_t n = static_cast<int64_t>(rows[e].size());
-        out.tokens_per_expert[e] = n;
-        if (n == 0) continue;  // an expert no token picked computes nothing
-        Tensor row_idx = Tensor::from_vector<int64_t>(rows[e], {n}).to(x.device());
-        Tensor ye = (*experts)[e]->forward(index_select(x2, 0, row_idx));              // (n, D): one GEMM chain
-        Tensor we = index_select(w, 0, Tensor::from_vector<int64_t>(slots[e], {n}).to(x.device()));  // (n,)
-        y = index_add(y, 0, row_idx, ye * we.unsqueeze(1));
+    if (M > 0) {
+        // Every expert's SwiGLU at once: three grouped products, no padding, one launch each on the GPU.
+        Tensor row_idx = Tensor::from_vector<int64_t>(rows, {M}).to(x.device());
+        Tensor xs = index_select(x2, 0, row_idx);                                              // (M, D)
+        Tensor ws = index_select(w, 0, Tensor::from_vector<int64_t>(slots, {M}).to(x.device()));  // (M,)
+        // Experts no token picked stay out of the graph: their weights get no gradient at all.
+        std::vector<Tensor> gate_w, up_w, down_w;
+        std::vector<int64_t> sizes;
+        for (int64_t e = 0; e < E; ++e) {
+            if (out.tokens_per_expert[e] == 0) continue;
+            const nn::SwiGluMlp& expert = *(*experts)[e];
+            gate_w.push_back(expert.gate_proj->weight.transpose(0, 1));
+            up_w.push_back(expert.up_proj->weight.transpose(0, 1));
+            down_w.push_back(expert.down_proj->weight.transpose(0, 1));
+            sizes.push_back(out.tokens_per_expert[e]);
+        }
+        const DType c = compute_dtype();
+        Tensor h = silu(nn::grouped_matmul_in(xs, gate_w, sizes, c)) * nn::grouped_matmul_in(xs, up_w, sizes, c);  // (M, F)
+        Tensor ys = nn::grouped_matmul_in(h, down_w, sizes, c);  // (M, D)
+        y = index_add(y, 0, row_idx, ys * ws.unsqueeze(1));
     }
     out.y = y.reshape(x.shape());
 

@@ -26,6 +26,14 @@ Tensor matmul_in(const Tensor& x, const Tensor& w, DType compute) {
     return matmul(x.to(DType::BF16), w.to(DType::BF16)).to(x.dtype());
 }
 
+Tensor grouped_matmul_in(const Tensor& x, const std::vector<Tensor>& w, const std::vector<int64_t>& sizes,
+                         DType compute) {
+    if (compute != DType::BF16 || x.dtype() == DType::BF16) return grouped_matmul(x, w, sizes);
+    std::vector<Tensor> wb;
+    for (const Tensor& t : w) wb.push_back(t.to(DType::BF16));
+    return grouped_matmul(x.to(DType::BF16), wb, sizes).to(x.dtype());
+}
+
 Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, double init_std) {
     Tensor w = Tensor::empty({num, dim});
     normal_(w, 0.0, init_std, gen);

@@ -21,6 +21,9 @@ public:
 // accumulation, the result cast back to x's dtype); a plain matmul otherwise. Casts are
 // differentiable, so gradients reach float32 weights in float32.
 Tensor matmul_in(const Tensor& x, const Tensor& w, DType compute);
+// grouped_matmul (core/matmul.h) under the same rule.
+Tensor grouped_matmul_in(const Tensor& x, const std::vector<Tensor>& w, const std::vector<int64_t>& sizes,
+                         DType compute);
 
 // Rows of weight (num, dim) looked up by integer ids (...) -> (..., dim).
 class Embedding : public Module {

@@ -1,4 +1,5 @@
-// matmul against a naive triple loop, transposed operands without copies, broadcast batches.
+// matmul against a naive triple loop, transposed operands without copies, broadcast batches;
+// grouped_matmul against one product per group.
 #include "core/matmul.h"
 #include "core/reduce.h"
 #include "testing.h"
@@ -74,6 +75,37 @@ TEST(Matmul, ShapeAndDtypeErrors) {
     EXPECT_THROW(matmul(Tensor::zeros({3}), Tensor::zeros({3, 2})), ShapeError);
     EXPECT_THROW(matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 2})), ShapeError);
     EXPECT_THROW(matmul(Tensor::zeros({2, 3}), Tensor::zeros({3, 2}, DType::F64)), DTypeError);
+}
+
+// grouped_matmul equals one plain product per group, including an empty group.
+TEST(GroupedMatmul, EqualsOneProductPerGroup) {
+    Tensor x = leaf({9, 4}, 1).detach();
+    std::vector<Tensor> w{leaf({4, 3}, 2).detach(), leaf({4, 3}, 3).detach(), leaf({3, 4}, 4).detach().transpose(0, 1)};
+    const std::vector<int64_t> sizes{5, 0, 4};
+    Tensor y = grouped_matmul(x, w, sizes);
+    ASSERT_EQ(y.shape(), (Shape{9, 3}));
+    const std::vector<double> got = y.to_vector<double>();
+    int64_t row = 0;
+    for (size_t g = 0; g < w.size(); ++g) {
+        if (sizes[g] == 0) continue;
+        const std::vector<double> want = naive_matmul(x.narrow(0, row, sizes[g]), w[g]);
+        for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[row * 3 + i], want[i], 1e-12) << "group " << g;
+        row += sizes[g];
+    }
+}
+
+TEST(GroupedMatmul, Gradients) {
+    // Three groups (one empty, one a transposed weight view): gradients of x and of every weight.
+    EXPECT_GRADCHECK([](V x) { return grouped_matmul(x[0], {x[1], x[2], x[3].transpose(0, 1)}, {3, 0, 2}); },
+                     {leaf({5, 4}, 1), leaf({4, 3}, 2), leaf({4, 3}, 3), leaf({3, 4}, 4)});
+}
+
+TEST(GroupedMatmul, Errors) {
+    Tensor x = Tensor::zeros({4, 3});
+    EXPECT_THROW(grouped_matmul(x, {Tensor::zeros({3, 2})}, {3}), ShapeError);  // sizes sum to 3, not 4
+    EXPECT_THROW(grouped_matmul(x, {Tensor::zeros({3, 2}), Tensor::zeros({2, 2})}, {2, 2}), ShapeError);
+    EXPECT_THROW(grouped_matmul(x, {Tensor::zeros({3, 2})}, {2, 2}), ValueError);  // one size per weight
+    EXPECT_THROW(grouped_matmul(x, {Tensor::zeros({3, 2}, DType::F64)}, {4}), DTypeError);
 }
 
 }  // namespace

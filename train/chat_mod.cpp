@@ -17,6 +17,7 @@
 #include "data/args.h"
 #include "data/errors.h"
 #include "trainer/checkpoint.h"
+#include "trainer/options.h"
 #include "trainer/stages.h"
 #include "text/utf8.h"
 #include "trainer/generate.h"
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
     args.add("seed", "0", "sampling seed: same seed, same answers");
     args.add("max_new_tokens", "128", "most tokens per answer");
     args.add("threads", "0", "CPU threads (0: all cores)");
+    args.add("device", "cpu", "cpu, cuda or cuda:N: where the model runs");
     try {
         if (!args.parse(argc, argv)) {
             std::fputs(args.help().c_str(), stdout);
@@ -70,7 +72,9 @@ int main(int argc, char** argv) {
         if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
         if (args.get("model").empty()) throw mod::data::ArgError("model= is required: a model folder");
         if (args.get("image").empty()) throw mod::data::ArgError("image= is required: a PNG or JPEG file");
+        const mod::Device device = mod::train::parse_device_arg(args.get("device"), "chat_mod");
         const mod::train::LoadedModel loaded = mod::train::load_model(mod::train::resolve_model_dir(args.get("model")));
+        loaded.model->to(device);
         mod::train::GenerateOptions options = mod::train::default_options(*loaded.model, loaded.tokenizer);
         options.temperature = args.get_double("temperature", 0.0, 100.0);
         options.top_p = args.get_double("top_p", 0.0, 1.0);

@@ -14,6 +14,7 @@
 #include "data/args.h"
 #include "data/errors.h"
 #include "trainer/checkpoint.h"
+#include "trainer/options.h"
 #include "trainer/stages.h"
 #include "trainer/eval.h"
 
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     args.add("answer_tokens", std::to_string(defaults.answer_tokens), "max new tokens of a short answer (VQA, POPE)");
     args.add("caption_tokens", std::to_string(defaults.caption_tokens), "max new tokens of a caption (CHAIR)");
     args.add("threads", "0", "CPU threads (0: all cores)");
+    args.add("device", "cpu", "cpu, cuda or cuda:N: where the models run");
     try {
         if (!args.parse(argc, argv)) {
             std::fputs(args.help().c_str(), stdout);
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
         options.limit = args.get_int("limit", 0, int64_t{1} << 40);
         options.answer_tokens = args.get_int("answer_tokens", 1, 4096);
         options.caption_tokens = args.get_int("caption_tokens", 1, 4096);
+        const mod::Device device = mod::train::parse_device_arg(args.get("device"), "eval_mod");
         const std::string data = args.get("data");
         const std::string out = args.get("out");
         const bool tty = ::isatty(STDERR_FILENO) != 0;
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
         std::vector<mod::train::EvalResult> results;
         for (const std::string& dir : models) {
             const mod::train::LoadedModel loaded = mod::train::load_model(mod::train::resolve_model_dir(dir));
+            loaded.model->to(device);
             const auto start = std::chrono::steady_clock::now();
             options.on_progress = [&](const std::string& set, int64_t done, int64_t total) {
                 print_progress(dir, set, done, total, tty, start);

@@ -145,4 +145,40 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     return out;
 }
 
+Tensor grouped_matmul(const Tensor& x, const std::vector<Tensor>& w_in, const std::vector<int64_t>& sizes) {
+    const int64_t M = x.size(0), K = x.size(1), N = w_in[0].size(1);
+    Tensor out = Tensor::empty({M, N}, x.dtype());
+    dispatch_float(x.dtype(), "grouped_matmul", [&](auto z) {
+        using T = decltype(z);
+        int64_t row = 0;
+        for (size_t g = 0; g < w_in.size(); ++g) {
+            const Tensor w = gemm_layout(w_in[g]) ? w_in[g] : w_in[g].contiguous();
+            const MatrixLayout lw = *gemm_layout(w);
+            if (sizes[g] > 0)
+                gemm<T>(false, lw.transposed, sizes[g], N, K, T(1), x.data<T>() + row * K, K, w.data<T>(), lw.ld, T(0),
+                        out.data<T>() + row * N, N);
+            row += sizes[g];
+        }
+    });
+    return out;
+}
+
+std::vector<Tensor> grouped_matmul_weight_grads(const Tensor& x, const Tensor& dy, const std::vector<int64_t>& sizes) {
+    const int64_t K = x.size(1), N = dy.size(1);
+    std::vector<Tensor> dw;
+    dispatch_float(x.dtype(), "grouped_matmul", [&](auto z) {
+        using T = decltype(z);
+        int64_t row = 0;
+        for (int64_t m : sizes) {
+            Tensor d = Tensor::zeros({K, N}, x.dtype());
+            if (m > 0)  // x_g^T is x_g read column-major: trans_a with ld K
+                gemm<T>(true, false, K, N, m, T(1), x.data<T>() + row * K, K, dy.data<T>() + row * N, N, T(0),
+                        d.data<T>(), N);
+            dw.push_back(d);
+            row += m;
+        }
+    });
+    return dw;
+}
+
 }  // namespace mod::cpu

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -16,5 +17,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 
 // Batched product with broadcast batch dims (shapes already checked by the caller).
 Tensor matmul(const Tensor& a, const Tensor& b);
+
+// Grouped products (core/matmul.h): out rows of group g = x_g w[g]; x contiguous (M, K).
+Tensor grouped_matmul(const Tensor& x, const std::vector<Tensor>& w, const std::vector<int64_t>& sizes);
+// The weight gradients of grouped_matmul: dw[g] (K, N) = x_g^T dy_g; x (M, K), dy (M, N) contiguous.
+std::vector<Tensor> grouped_matmul_weight_grads(const Tensor& x, const Tensor& dy, const std::vector<int64_t>& sizes);
 
 }  // namespace mod::cpu

@@ -116,6 +116,41 @@ TEST(CudaMatmul, Bfloat16InputsAccumulateInFloat32) {
     EXPECT_THROW(matmul(a.to(DType::BF16), b.to(DType::BF16)), DTypeError);  // CPU: storage only
 }
 
+TEST(CudaMatmul, GroupedMatchesTheCpuWithGradients) {
+    MOD_REQUIRE_GPU();
+    // Five groups: one empty, one weight a transposed view; more rows than one tile.
+    const std::vector<int64_t> sizes{70, 0, 3, 130, 1};
+    for (DType dt : {DType::F32, DType::F64}) {
+        const Tolerance tol = dt == DType::F64 ? Tolerance{1e-10, 1e-10} : Tolerance{1e-4, 1e-4};
+        Tensor x = randn_cpu({204, 48}, 1, dt).requires_grad_();
+        std::vector<Tensor> w, wg;
+        for (size_t g = 0; g < sizes.size(); ++g) {
+            Tensor t = g == 3 ? randn_cpu({40, 48}, 10 + g, dt).transpose(0, 1) : randn_cpu({48, 40}, 10 + g, dt);
+            w.push_back(t.detach().requires_grad_());
+            wg.push_back(t.detach().to(gpu()).requires_grad_());
+        }
+        Tensor xg = x.detach().to(gpu()).requires_grad_();
+        Tensor y = grouped_matmul(x, w, sizes), yg = grouped_matmul(xg, wg, sizes);
+        EXPECT_GPU_CLOSE(yg, y, tol);
+        Tensor up = randn_cpu(y.shape(), 3, dt);
+        y.backward(up);
+        yg.backward(up.to(gpu()));
+        EXPECT_GPU_CLOSE(xg.grad(), x.grad(), tol);
+        for (size_t g = 0; g < sizes.size(); ++g) EXPECT_GPU_CLOSE(wg[g].grad(), w[g].grad(), tol) << "group " << g;
+    }
+    // bf16 operands, float32 accumulation: against the CPU product of the rounded inputs.
+    Tensor x = randn_cpu({204, 48}, 4);
+    std::vector<Tensor> w64, wb;
+    for (size_t g = 0; g < sizes.size(); ++g) {
+        Tensor t = randn_cpu({48, 40}, 20 + g).to(DType::BF16);
+        w64.push_back(t.to(DType::F64));
+        wb.push_back(t.to(gpu()));
+    }
+    Tensor ref = grouped_matmul(x.to(DType::BF16).to(DType::F64), w64, sizes);
+    Tensor yb = grouped_matmul(x.to(gpu()).to(DType::BF16), wb, sizes);
+    EXPECT_GPU_CLOSE(yb.to(DType::F64), ref, (Tolerance{1e-2, 1e-1}));
+}
+
 TEST(CudaConv, MatchesTheCpuWithStrideAndPadding) {
     MOD_REQUIRE_GPU();
     for (auto [stride, padding] : {std::pair{1, 1}, std::pair{2, 0}, std::pair{16, 0}}) {

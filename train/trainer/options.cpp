@@ -127,20 +127,27 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.stop_after = a.get_int("stop_after", 0, int64_t(1) << 40);
     o.world_images = a.get_int("world_images", 1, int64_t(1) << 40);
     o.world_max_objects = a.get_int("world_max_objects", 1, 8);
-    try {
-        o.device = Device::parse(a.get("device"));
-    } catch (const ValueError&) {
-        throw data::ArgError("[train_mod] device=" + a.get("device") + ": cpu, cuda or cuda:N expected");
-    }
-    if (o.device.is_cuda() && o.device.index >= cuda::device_count())
-        throw data::ArgError("[train_mod] device=" + a.get("device") + ": " + std::to_string(cuda::device_count()) +
-                             " CUDA device(s) visible to this build (a GPU and a build with the CUDA toolkit needed)");
+    o.device = parse_device_arg(a.get("device"), "train_mod");
     o.precision = a.get_choice("precision", {"f32", "bf16"});
     if (o.precision == "bf16" && !o.device.is_cuda())
         throw data::ArgError("[train_mod] precision=bf16 needs device=cuda: on the CPU bfloat16 is a storage type");
     if (o.stage == "preference" && !a.was_given("lr")) o.lr /= 10;  // METHOD.md §2: about 10x lower
     o.resolved = a.resolved();
     return o;
+}
+
+Device parse_device_arg(const std::string& text, const char* program) {
+    Device device;
+    try {
+        device = Device::parse(text);
+    } catch (const ValueError&) {
+        throw data::ArgError(std::string("[") + program + "] device=" + text + ": cpu, cuda or cuda:N expected");
+    }
+    if (device.is_cuda() && device.index >= cuda::device_count())
+        throw data::ArgError(std::string("[") + program + "] device=" + text + ": " +
+                             std::to_string(cuda::device_count()) +
+                             " CUDA device(s) visible to this build (a GPU and a build with the CUDA toolkit needed)");
+    return device;
 }
 
 std::string TrainOptions::resolved_json() const {

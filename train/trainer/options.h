@@ -54,4 +54,8 @@ struct TrainOptions {
 // printed. Throws data::ArgError / ValueError / IOError with one clear line.
 std::optional<TrainOptions> parse_train_options(int argc, const char* const* argv);
 
+// The device= key of the programs: "cpu", "cuda" or "cuda:N", checked against the GPUs this
+// build can see; a data::ArgError naming `program` otherwise.
+Device parse_device_arg(const std::string& text, const char* program);
+
 }  // namespace mod::train
