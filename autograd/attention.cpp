@@ -6,6 +6,7 @@
 #include "autograd/node.h"
 #include "core/cpu/attention.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/attention.h"
 
 namespace mod {
@@ -13,7 +14,7 @@ namespace mod {
 namespace {
 
 void check_heads(const Tensor& t, const char* name, const char* op) {
-    check_float(t, op, name);
+    check_defined(t, op, name);
     MOD_CHECK(t.dim() == 4, ShapeError, op, "a (B, heads, tokens, Dh) ", name, " expected, got ",
               shape_str(t.shape()));
 }
@@ -21,6 +22,8 @@ void check_heads(const Tensor& t, const char* name, const char* op) {
 }  // namespace
 
 Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
+    OpTimer timer("rope");
+    check_float(x, "rope", "x");
     check_heads(x, "x", "rope");
     MOD_CHECK(x.size(3) % 2 == 0, ShapeError, "rope", "an even head dim expected, got ", shape_str(x.shape()));
     check_defined(positions, "rope", "positions");
@@ -42,6 +45,7 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale) {
     const char* op = "attention";
+    OpTimer timer(op);
     check_heads(q, "q", op);
     check_heads(k, "k", op);
     check_heads(v, "v", op);
@@ -52,16 +56,25 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
               shape_str(q.shape()), " and ", shape_str(k.shape()));
     MOD_CHECK(!causal || k.size(2) >= q.size(2), ShapeError, op, "causal attention needs S >= T, got q ",
               shape_str(q.shape()), " and k ", shape_str(k.shape()));
-    MOD_CHECK(q.dtype() == k.dtype() && k.dtype() == v.dtype(), DTypeError, op, "q, k, v of one dtype expected");
+    MOD_CHECK(q.dtype() == k.dtype() && k.dtype() == v.dtype(), DTypeError, op, "q, k, v of one dtype expected, got ",
+              dtype_name(q.dtype()), ", ", dtype_name(k.dtype()), " and ", dtype_name(v.dtype()));
+    // bfloat16 runs on the GPU's tensor cores (float32 softmax statistics, bfloat16 out and
+    // gradients); on the CPU bfloat16 is storage only.
+    const bool bf16_ok = q.device().is_cuda() && q.dtype() == DType::BF16;
+    MOD_CHECK(q.dtype() == DType::F32 || q.dtype() == DType::F64 || bf16_ok, DTypeError, op,
+              "float32 or float64 q, k, v (bfloat16 on CUDA) expected, got ", dtype_name(q.dtype()));
     check_same_device(q, k, op);
     check_same_device(q, v, op);
     if (scale <= 0.0) scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
     Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
     cpu::AttentionForward fwd = MOD_KERNEL(qc, attention_forward)(qc, kc, vc, causal, scale);
     SavedTensor sq(qc), sk(kc), sv(vc), so(fwd.out), slse(fwd.lse);
+    const DType dtype = q.dtype();
     record(op, fwd.out, {qc, kc, vc}, [=](const Tensor& g, const Node&) -> TensorList {
-        cpu::AttentionGrads d = MOD_KERNEL(g, attention_backward)(g.contiguous(), sq.get(op), sk.get(op), sv.get(op),
-                                                        so.get(op), slse.get(op), causal, scale);
+        // The kernels read dout in q's dtype: a gradient of another float dtype is converted.
+        const Tensor dout = g.to(dtype).contiguous();
+        cpu::AttentionGrads d = MOD_KERNEL(g, attention_backward)(dout, sq.get(op), sk.get(op), sv.get(op),
+                                                                  so.get(op), slse.get(op), causal, scale);
         return {d.dq, d.dk, d.dv};
     });
     return fwd.out;

@@ -4,12 +4,14 @@
 #include "autograd/node.h"
 #include "core/cpu/conv.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/conv.h"
 
 namespace mod {
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
     const char* op = "conv2d";
+    OpTimer timer(op);
     check_defined(x, op, "x");
     check_defined(weight, op, "weight");
     check_same_device(x, weight, op);

@@ -8,6 +8,7 @@
 #include "core/cpu/elementwise.h"
 #include "core/reduce.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/elementwise.h"
 
 namespace mod {
@@ -26,6 +27,7 @@ void check_float_pair(const Tensor& a, const Tensor& b, const char* op) {
 Tensor scalar_like(double v, const Tensor& like) { return Tensor::full({}, v, like.dtype(), like.device()); }
 
 Tensor binary_op(cpu::BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
+    OpTimer timer(name);
     check_float_pair(a, b, name);
     Tensor out = MOD_KERNEL(a, binary)(op, a, b);
     const Shape sa = a.shape(), sb = b.shape();
@@ -67,6 +69,7 @@ bool derivative_reads_output(cpu::UnaryOp op) {
 }
 
 Tensor unary_op(cpu::UnaryOp op, const char* name, const Tensor& x, cpu::UnaryArgs args = {}) {
+    OpTimer timer(name);
     check_float(x, name, "x");
     Tensor out = MOD_KERNEL(x, unary)(op, x, args);
     const bool reads_y = derivative_reads_output(op);
@@ -79,6 +82,7 @@ Tensor unary_op(cpu::UnaryOp op, const char* name, const Tensor& x, cpu::UnaryAr
 }
 
 Tensor compare_op(cpu::CompareOp op, const char* name, const Tensor& a, const Tensor& b) {
+    OpTimer timer(name);
     check_float_pair(a, b, name);
     return MOD_KERNEL(a, compare)(op, a, b);
 }
@@ -123,6 +127,7 @@ Tensor lt(const Tensor& a, double b) { return lt(a, scalar_like(b, a)); }
 Tensor eq(const Tensor& a, double b) { return eq(a, scalar_like(b, a)); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+    OpTimer timer("where");
     check_defined(cond, "where", "cond");
     check_float_pair(a, b, "where");
     check_same_device(cond, a, "where");

@@ -6,6 +6,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "core/elementwise.h"
+#include "core/profile.h"
 
 namespace mod {
 
@@ -60,7 +61,10 @@ void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph
         buffers.erase(node.get());
         TensorList grads;
         if (g.defined()) {
-            grads = node->apply(g);
+            {
+                OpTimer timer(node->name(), " backward");
+                grads = node->apply(g);
+            }
             MOD_CHECK(grads.empty() || grads.size() == node->next().size(), AutogradError, node->name().c_str(),
                       node->next().size(), " input gradients expected from backward, got ", grads.size());
         }

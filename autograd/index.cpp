@@ -6,6 +6,7 @@
 #include "autograd/node.h"
 #include "core/cpu/index.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/index.h"
 
 namespace mod {
@@ -36,6 +37,7 @@ Tensor checked_index(const Tensor& index, int64_t n, const Tensor& x, const char
 }
 
 Tensor index_select_impl(const Tensor& x, int64_t dim, const Tensor& index, const char* op) {
+    OpTimer timer(op);
     check_float(x, op, "x");
     dim = normalize_dim(dim, x.dim(), op);
     const Shape x3 = around(x.shape(), dim);
@@ -55,6 +57,7 @@ Tensor index_select_impl(const Tensor& x, int64_t dim, const Tensor& index, cons
 
 Tensor index_add_impl(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
     const char* op = "index_add";
+    OpTimer timer(op);
     check_float(x, op, "x");
     check_float(src, op, "src");
     dim = normalize_dim(dim, x.dim(), op);
@@ -115,6 +118,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+    OpTimer timer("gather");
     check_float(x, "gather", "x");
     dim = normalize_dim(dim, x.dim(), "gather");
     check_defined(index, "gather", "index");
@@ -133,6 +137,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+    OpTimer timer("scatter_add");
     check_float(x, "scatter_add", "x");
     check_float(src, "scatter_add", "src");
     dim = normalize_dim(dim, x.dim(), "scatter_add");
@@ -161,6 +166,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 }
 
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
+    OpTimer timer("topk");
     check_float(x, "topk", "x");
     dim = normalize_dim(dim, x.dim(), "topk");
     const int64_t n = x.size(dim);

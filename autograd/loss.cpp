@@ -5,6 +5,7 @@
 #include "core/cpu/loss.h"
 #include "core/elementwise.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/loss.h"
 
 namespace mod {
@@ -19,6 +20,7 @@ void check_logits(const Tensor& logits, const char* op) {
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, double label_smoothing) {
+    OpTimer timer("cross_entropy");
     check_logits(logits, "cross_entropy");
     check_defined(targets, "cross_entropy", "targets");
     MOD_CHECK(targets.shape() == Shape{logits.size(0)}, ShapeError, "cross_entropy", "targets of shape (",
@@ -47,6 +49,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
 }
 
 Tensor soft_cross_entropy(const Tensor& logits, const Tensor& target_logits, double tau) {
+    OpTimer timer("soft_cross_entropy");
     check_logits(logits, "soft_cross_entropy");
     check_logits(target_logits, "soft_cross_entropy");
     MOD_CHECK(logits.shape() == target_logits.shape(), ShapeError, "soft_cross_entropy",

@@ -6,11 +6,13 @@
 #include "core/cpu/matmul.h"
 #include "core/reduce.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/matmul.h"
 
 namespace mod {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+    OpTimer timer("matmul");
     check_defined(a, "matmul", "a");
     check_defined(b, "matmul", "b");
     check_same_device(a, b, "matmul");
@@ -56,6 +58,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
 Tensor grouped_matmul(const Tensor& x, const std::vector<Tensor>& w, const std::vector<int64_t>& sizes) {
     const char* op = "grouped_matmul";
+    OpTimer timer(op);
     check_defined(x, op, "x");
     MOD_CHECK(x.dim() == 2, ShapeError, op, "x of shape (M, K) expected, got ", shape_str(x.shape()));
     MOD_CHECK(!w.empty() && w.size() == sizes.size(), ValueError, op, "one size per weight expected, got ", w.size(),

@@ -4,6 +4,7 @@
 #include "autograd/node.h"
 #include "core/cpu/norm.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/norm.h"
 
 namespace mod {
@@ -30,6 +31,7 @@ Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.contigu
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+    OpTimer timer("layer_norm");
     check_norm_args(x, weight, bias, "layer_norm");
     Tensor rows = rows_of(x);
     Tensor w = contiguous_or_undefined(weight), b = contiguous_or_undefined(bias);
@@ -45,6 +47,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
+    OpTimer timer("rms_norm");
     check_norm_args(x, weight, Tensor(), "rms_norm");
     Tensor rows = rows_of(x);
     Tensor w = contiguous_or_undefined(weight);

@@ -10,6 +10,7 @@
 #include "core/cpu/reduce.h"
 #include "core/elementwise.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/index.h"
 #include "cuda/reduce.h"
 
@@ -24,6 +25,7 @@ struct RowLayout {
 };
 
 RowLayout to_rows(const Tensor& x, std::vector<int64_t> dims, bool keepdim, const char* op) {
+    OpTimer timer(op, " (layout)");
     check_defined(x, op, "x");
     const int64_t nd = x.dim();
     if (dims.empty())
@@ -58,6 +60,7 @@ RowLayout to_rows(const Tensor& x, std::vector<int64_t> dims, bool keepdim, cons
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    OpTimer timer("sum");
     RowLayout L = to_rows(x, dims, keepdim, "sum");
     Tensor out = MOD_KERNEL(x, row_sum)(L.rows);
     const int64_t n = L.reduced;
@@ -75,6 +78,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    OpTimer timer("max");
     RowLayout L = to_rows(x, dims, keepdim, "max");
     MOD_CHECK(L.reduced > 0, ShapeError, "max", "a non-empty reduction expected, got shape ", shape_str(x.shape()));
     auto [values, indices] = MOD_KERNEL(x, row_max)(L.rows);
@@ -90,6 +94,7 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    OpTimer timer("logsumexp");
     RowLayout L = to_rows(x, dims, keepdim, "logsumexp");
     Tensor out = MOD_KERNEL(x, row_logsumexp)(L.rows);
     SavedTensor saved_x(L.rows), saved_out(out);

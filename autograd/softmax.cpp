@@ -5,6 +5,7 @@
 #include "autograd/node.h"
 #include "core/cpu/softmax.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/softmax.h"
 
 namespace mod {
@@ -12,6 +13,7 @@ namespace mod {
 namespace {
 
 Tensor softmax_op(const Tensor& x, int64_t dim, bool log, const char* op) {
+    OpTimer timer(op);
     check_defined(x, op, "x");
     dim = normalize_dim(dim, std::max<int64_t>(x.dim(), 1), op);
     if (x.dim() == 0) return softmax_op(x.reshape({1}), 0, log, op).reshape({});

@@ -11,6 +11,7 @@
 #include "core/reduce.h"
 #include "core/view.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/copy.h"
 
 namespace mod {
@@ -200,6 +201,7 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::clone() const {
+    OpTimer timer("clone");
     check_defined(*this, "clone", "self");
     Tensor out = empty(shape(), dtype(), device());
     MOD_KERNEL(out, copy_into)(*this, out);
@@ -209,6 +211,7 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType dtype) const {
     if (dtype == this->dtype()) return *this;
+    OpTimer timer("to(dtype)");
     Tensor out = empty(shape(), dtype, device());
     MOD_KERNEL(out, copy_into)(*this, out);
     if (is_floating(dtype) && is_floating(this->dtype())) {
@@ -219,6 +222,7 @@ Tensor Tensor::to(DType dtype) const {
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
+    OpTimer timer("cat");
     MOD_CHECK(!tensors.empty(), ValueError, "cat", "at least one tensor expected");
     const Tensor& first = tensors[0];
     dim = normalize_dim(dim, first.dim(), "cat");

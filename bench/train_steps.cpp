@@ -7,8 +7,11 @@
 //   W3  preference on 8 pairs (32 prompt + 32 response tokens each, chosen and rejected as one
 //       batch of 16): teacher forward, student forward and backward, DPO + aux, AdamW
 // Prints the median step time (after a warm-up step), tokens/s, GFLOP per step, achieved
-// GFLOP/s and the process's peak RSS so far; JSON with json=PATH.
-//   train_steps [config=configs/small.json] [workload=W1|W2|W3|all] [steps=5] [json=out.json]
+// GFLOP/s and the process's peak RSS so far; JSON with json=PATH. profile=true then runs one
+// more step under the op profiler (core/profile.h) and prints where its time went, with the
+// share of matrix products (matmul, grouped_matmul, conv2d) against everything else.
+//   train_steps [config=configs/small.json] [workload=W1|W2|W3|all] [steps=5] [profile=false]
+//               [json=out.json]
 //
 // GFLOP per step counts matrix products only (bench/flops.h).
 #include <sys/resource.h>
@@ -24,6 +27,7 @@
 #include "bench/flops.h"
 #include "bench/timing.h"
 #include "core/elementwise.h"
+#include "core/profile.h"
 #include "core/runtime.h"
 #include "models/mllm.h"
 #include "nn/optim.h"
@@ -75,14 +79,16 @@ int main(int argc, char** argv) {
     use_passive_openmp_wait(argv);
     std::string config_path = "configs/small.json", workload = "all", json_path;
     int steps = 5;
+    bool profile = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a.rfind("config=", 0) == 0) config_path = a.substr(7);
         else if (a.rfind("workload=", 0) == 0) workload = a.substr(9);
         else if (a.rfind("steps=", 0) == 0) steps = std::max(1, std::stoi(a.substr(6)));
         else if (a.rfind("json=", 0) == 0) json_path = a.substr(5);
+        else if (a.rfind("profile=", 0) == 0) profile = a.substr(8) == "true";
         else {
-            std::fprintf(stderr, "train_steps: unknown argument %s (keys: config workload steps json)\n", a.c_str());
+            std::fprintf(stderr, "train_steps: unknown argument %s (keys: config workload steps profile json)\n", a.c_str());
             return 1;
         }
     }
@@ -107,9 +113,27 @@ int main(int argc, char** argv) {
             const double s = bench::median_seconds(step, steps);
             const double tok = static_cast<double>(batch.in.tokens) / s;
             std::printf("%-4s %10.3f %10.0f %10.1f %10.1f %10ld\n", name, s, tok, gflop, gflop / s, peak_rss_mib());
-            report.push_back({{"workload", name}, {"step_seconds", s}, {"tokens_per_second", tok},
-                              {"gflop_per_step", gflop}, {"gflop_per_second", gflop / s},
-                              {"peak_rss_mib", peak_rss_mib()}});
+            nlohmann::ordered_json row = {{"workload", name},           {"step_seconds", s},
+                                          {"tokens_per_second", tok},  {"gflop_per_step", gflop},
+                                          {"gflop_per_second", gflop / s}, {"peak_rss_mib", peak_rss_mib()}};
+            if (profile) {
+                Profile p;
+                {
+                    ProfileGuard guard(p);
+                    step();
+                }
+                double gemm = 0;
+                for (const char* op : {"matmul", "grouped_matmul", "conv2d"})
+                    if (p.entries().count(op)) gemm += p.entries().at(op).seconds;
+                std::printf("\n%s profile (one step, self times):\n%s", name, p.table().c_str());
+                std::printf("%s: matrix products %.1f%% of the step, everything else %.1f%%\n\n", name,
+                            100 * gemm / p.total_seconds(), 100 - 100 * gemm / p.total_seconds());
+                nlohmann::ordered_json ops;
+                for (const auto& [op, e] : p.entries()) ops[op] = {{"ms", e.seconds * 1e3}, {"calls", e.calls}};
+                row["profile"] = ops;
+                row["gemm_share"] = gemm / p.total_seconds();
+            }
+            report.push_back(row);
         };
         const bool all = workload == "all";
         if (all || workload == "W1") {

@@ -7,6 +7,7 @@
 #include "core/cpu/copy.h"
 #include "cuda/memory.h"
 #include "core/dispatch.h"
+#include "core/profile.h"
 #include "cuda/copy.h"
 
 namespace mod {
@@ -133,6 +134,7 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+    OpTimer timer("copy_");
     check_defined(src, "copy_", "src");
     // src broadcasts to this shape (one-directional: this shape never grows).
     MOD_CHECK(src.dim() <= dim(), ShapeError, "copy_", "src broadcastable to ", shape_str(shape()), " expected, got ",

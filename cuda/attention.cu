@@ -1,5 +1,7 @@
 // CUDA RoPE and flash attention, forward and backward: the twin of core/cpu/attention.cpp,
-// with the same semantics (see core/attention.h for the op).
+// with the same semantics (see core/attention.h for the op). The kernels here compute in
+// float32 and float64; bfloat16 q, k, v go to the tensor-core kernels of
+// cuda/attention_bf16.cu (bfloat16 out and gradients, float32 lse).
 //
 // Shape letters: B batch, H query heads, Hkv key/value heads, T queries, S keys, Dh head
 // dim. q, out, dout (B, H, T, Dh); k, v (B, Hkv, S, Dh); lse (B, H, T) in q's dtype; all
@@ -32,6 +34,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "cuda/attention_bf16.h"
 #include "cuda/device_utils.cuh"
 
 namespace mod::cuda {
@@ -487,9 +490,8 @@ __global__ void rope_kernel(const T* x, const int64_t* positions, T* out, int64_
     }
 }
 
-// Runs f(T{}, integral_constant<int, kDh>{}) for the dtype (float32 or float64: lse and the
-// softmax statistics need at least float32, and bfloat16 never reaches attention, see
-// check_float) and the smallest head-dim bucket that holds Dh.
+// Runs f(T{}, integral_constant<int, kDh>{}) for the dtype (float32 or float64; bfloat16 has
+// its own kernels, dispatched before) and the smallest head-dim bucket that holds Dh.
 template <typename F>
 void dispatch_attention(DType dt, int64_t Dh, const char* op, F&& f) {
     MOD_CHECK(Dh <= kMaxHeadDim, ShapeError, op, "a head dim of at most ", kMaxHeadDim, " on the GPU expected, got ",
@@ -541,6 +543,7 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, double sign)
 }
 
 AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale) {
+    if (q.dtype() == DType::BF16) return attention_forward_bf16(q, k, v, causal, scale);
     const int dev = q.device().index;
     DeviceGuard guard(dev);
     const Dims d = dims_of(q, k);
@@ -565,6 +568,7 @@ AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tenso
 
 AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
                                   const Tensor& out, const Tensor& lse, bool causal, double scale) {
+    if (q.dtype() == DType::BF16) return attention_backward_bf16(dout, q, k, v, out, lse, causal, scale);
     const int dev = q.device().index;
     DeviceGuard guard(dev);
     const Dims d = dims_of(q, k);

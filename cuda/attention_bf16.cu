@@ -72,14 +72,15 @@ struct Dims {
     bool vec;  // 16-byte loads: Dh a multiple of 8 and every operand 16-byte aligned
 };
 
-// Row strides in elements. Rows of bf16 tiles are padded by 16 bytes, so the 8 rows of one
-// WMMA load start 4 banks apart; the float scratch stride 68 = 4 mod 32 makes the lane
-// layout's 8-byte reads conflict-free. All strides keep WMMA's ldm rule (a multiple of
-// 16 bytes) and, with tiles at multiples of 16 rows and columns, its 32-byte alignment.
+// Row strides in elements. Rows of bf16 tiles are padded by 16 bytes, so the 16-byte pieces of
+// 8 consecutive rows that one WMMA load reads fall in different banks; the float scratch
+// stride 68 = 4 mod 32 makes the lane layout's 8-byte reads conflict-free. All strides keep
+// WMMA's ldm rule (a multiple of 16 bytes) and, with tiles at multiples of 16 rows and
+// columns, its 32-byte pointer alignment.
 template <int kDh>
-constexpr int kLdHead = kDh + 8;                     // Q, K, V, dO tiles (bf16)
-constexpr int kLdProb = kTile + 8;                   // P, dS tiles (bf16)
-constexpr int kLdF = kTile + 4;                      // S, dP scratch and staging (float)
+constexpr int kLdHead = kDh + 8;    // Q, K, V, dO tiles (bf16)
+constexpr int kLdProb = kTile + 8;  // P, dS tiles (bf16)
+constexpr int kLdF = kTile + 4;     // S, dP scratch and staging (float)
 template <int kDh>
 constexpr size_t kHeadBytes = size_t(kTile) * kLdHead<kDh> * sizeof(bf16);
 constexpr size_t kProbBytes = size_t(kTile) * kLdProb * sizeof(bf16);
@@ -98,7 +99,8 @@ template <int kDh>
 constexpr size_t dkv_smem() {  // K, V, Q, dO, S^T and dP^T scratch, P^T, dS^T, lse, D
     return 4 * kHeadBytes<kDh> + 2 * kFloatBytes + 2 * kProbBytes + 2 * kRowBytes;
 }
-static_assert(kHeadBytes<32> % 128 == 0 && kProbBytes % 128 == 0 && kFloatBytes % 128 == 0 && kRowBytes % 128 == 0,
+static_assert(kHeadBytes<32> % 128 == 0 && kHeadBytes<64> % 128 == 0 && kHeadBytes<128> % 128 == 0 &&
+                  kProbBytes % 128 == 0 && kFloatBytes % 128 == 0 && kRowBytes % 128 == 0,
               "shared-memory regions must keep the 32-byte alignment WMMA loads need");
 static_assert(dkv_smem<kMaxHeadDim>() <= 227 * 1024, "attention tiles must fit a Hopper block's 227 KB");
 
@@ -129,38 +131,63 @@ __device__ inline int64_t key_end(const Dims& d, bool causal, int64_t r0) {
     return causal && last_row + d.offset + 1 < d.S ? last_row + d.offset + 1 : d.S;
 }
 
-// C (16 x 16) = A B^T over the head dim, for A rows at `a` and B rows at `b`, both (16, kDh)
-// in bf16 tiles of stride kLdHead: B^T is B read column-major.
-template <int kDh>
-__device__ inline void dot_rows(FragAcc& c, const bf16* a, const bf16* b) {
-    wmma::fill_fragment(c, 0.0f);
-#pragma unroll
-    for (int kk = 0; kk < kDh / kFrag; ++kk) {
-        FragA fa;
-        FragBCol fb;
-        wmma::load_matrix_sync(fa, a + kk * kFrag, kLdHead<kDh>);
-        wmma::load_matrix_sync(fb, b + kk * kFrag, kLdHead<kDh>);
-        wmma::mma_sync(c, fa, fb, c);
-    }
-}
+// c (16 x 16) = A B^T over the head dim, for A the warp's 16 rows of a head-dim tile and B the
+// 16 rows of one at `b`: B^T is B read column-major. With kHold the warp's rows are loaded
+// into registers once, for every tile of the loop; without, they are read from shared memory
+// at each product, which leaves the registers to the accumulators.
+template <int kDh, bool kHold>
+struct WarpRows;
 
-// acc[n] += A B for the warp's 16 x 64 bf16 A (4 fragments) and the 64 x kDh bf16 tile B:
-// head-dim columns 16 n of the result.
 template <int kDh>
-__device__ inline void add_product(FragAcc (&acc)[kDh / kFrag], const FragA (&a)[kTile / kFrag], const bf16* b) {
+struct WarpRows<kDh, true> {
+    FragA a[kDh / kFrag];
+    __device__ explicit WarpRows(const bf16* rows) {
 #pragma unroll
-    for (int n = 0; n < kDh / kFrag; ++n)
+        for (int kk = 0; kk < kDh / kFrag; ++kk) wmma::load_matrix_sync(a[kk], rows + kk * kFrag, kLdHead<kDh>);
+    }
+    __device__ void dot(FragAcc& c, const bf16* b) const {
+        wmma::fill_fragment(c, 0.0f);
 #pragma unroll
-        for (int kk = 0; kk < kTile / kFrag; ++kk) {
+        for (int kk = 0; kk < kDh / kFrag; ++kk) {
+            FragBCol fb;
+            wmma::load_matrix_sync(fb, b + kk * kFrag, kLdHead<kDh>);
+            wmma::mma_sync(c, a[kk], fb, c);
+        }
+    }
+};
+
+template <int kDh>
+struct WarpRows<kDh, false> {
+    const bf16* rows;
+    __device__ explicit WarpRows(const bf16* r) : rows(r) {}
+    __device__ void dot(FragAcc& c, const bf16* b) const {
+        wmma::fill_fragment(c, 0.0f);
+#pragma unroll
+        for (int kk = 0; kk < kDh / kFrag; ++kk) {
+            FragA fa;
+            FragBCol fb;
+            wmma::load_matrix_sync(fa, rows + kk * kFrag, kLdHead<kDh>);
+            wmma::load_matrix_sync(fb, b + kk * kFrag, kLdHead<kDh>);
+            wmma::mma_sync(c, fa, fb, c);
+        }
+    }
+};
+
+// acc[n] += A B for the warp's 16 x 64 bf16 A at `a` (stride kLdProb) and the 64 x kDh bf16
+// tile B at `b`: acc[n] holds head-dim columns 16 n. One A fragment is live at a time.
+template <int kDh>
+__device__ inline void add_product(FragAcc (&acc)[kDh / kFrag], const bf16* a, const bf16* b) {
+#pragma unroll
+    for (int kk = 0; kk < kTile / kFrag; ++kk) {
+        FragA fa;
+        wmma::load_matrix_sync(fa, a + kk * kFrag, kLdProb);
+#pragma unroll
+        for (int n = 0; n < kDh / kFrag; ++n) {
             FragBRow fb;
             wmma::load_matrix_sync(fb, b + kk * kFrag * kLdHead<kDh> + n * kFrag, kLdHead<kDh>);
-            wmma::mma_sync(acc[n], a[kk], fb, acc[n]);
+            wmma::mma_sync(acc[n], fa, fb, acc[n]);
         }
-}
-
-__device__ inline void load_prob(FragA (&a)[kTile / kFrag], const bf16* p) {
-#pragma unroll
-    for (int kk = 0; kk < kTile / kFrag; ++kk) wmma::load_matrix_sync(a[kk], p + kk * kFrag, kLdProb);
+    }
 }
 
 // Writes a warp's 16 x 16 accumulator, times mult, to rows row0.. (< n_rows) and columns
@@ -197,8 +224,8 @@ __global__ void __launch_bounds__(kBlockThreads)
     const int64_t bh = blockIdx.x, b = bh / d.H, h = bh % d.H;
     const int64_t kvh = b * d.Hkv + h / (d.H / d.Hkv);
     const int64_t r0 = int64_t(gridDim.y - 1 - blockIdx.y) * kTile;
-    const int64_t i = r0 + kFrag * warp + r;  // this lane's query
-    const int64_t limit = causal ? i + d.offset + 1 : d.S;  // keys below it are visible
+    const int64_t i = r0 + kFrag * warp + r;  // this lane's query, which sees keys below limit
+    const int64_t limit = causal ? i + d.offset + 1 : d.S;
     const bf16* kb = k + kvh * d.S * d.Dh;
     const bf16* vb = v + kvh * d.S * d.Dh;
     float* Fw = Fs + kFrag * warp * kLdF;
@@ -206,11 +233,7 @@ __global__ void __launch_bounds__(kBlockThreads)
 
     load_tile<kDh>(Qs, q + bh * d.T * d.Dh, r0, d.T, d.Dh, d.vec);
     __syncthreads();
-    // The warp's Q rows, reused against every key tile.
-    FragA qf[kDh / kFrag];
-#pragma unroll
-    for (int kk = 0; kk < kDh / kFrag; ++kk)
-        wmma::load_matrix_sync(qf[kk], Qs + kFrag * warp * kLdHead<kDh> + kk * kFrag, kLdHead<kDh>);
+    const WarpRows<kDh, true> qw(Qs + kFrag * warp * kLdHead<kDh>);
 
     float m = -INFINITY, l = 0.0f;  // running max (log2 units) and sum of row r
     float o[kDh / 2] = {};          // O[r, 4 j + 2 half + e] in o[2 j + e]
@@ -226,13 +249,7 @@ __global__ void __launch_bounds__(kBlockThreads)
 #pragma unroll
         for (int n = 0; n < kTile / kFrag; ++n) {
             FragAcc s;
-            wmma::fill_fragment(s, 0.0f);
-#pragma unroll
-            for (int kk = 0; kk < kDh / kFrag; ++kk) {
-                FragBCol kf;
-                wmma::load_matrix_sync(kf, Ks + n * kFrag * kLdHead<kDh> + kk * kFrag, kLdHead<kDh>);
-                wmma::mma_sync(s, qf[kk], kf, s);
-            }
+            qw.dot(s, Ks + n * kFrag * kLdHead<kDh>);
             wmma::store_matrix_sync(Fw + n * kFrag, s, kLdF, wmma::mem_row_major);
         }
         __syncwarp();
@@ -270,7 +287,8 @@ __global__ void __launch_bounds__(kBlockThreads)
         // O = O alpha + P V, per chunk of 64 head-dim columns staged through the scratch
         // (its scores are consumed).
         FragA pf[kTile / kFrag];
-        load_prob(pf, Pw);
+#pragma unroll
+        for (int kk = 0; kk < kTile / kFrag; ++kk) wmma::load_matrix_sync(pf[kk], Pw + kk * kFrag, kLdProb);
 #pragma unroll
         for (int n0 = 0; n0 < kDh; n0 += kTile) {
             constexpr int kChunk = kDh < kTile ? kDh : kTile;
@@ -317,7 +335,8 @@ __global__ void row_dot_bf16_kernel(const bf16* dout, const bf16* out, float* D,
     const int64_t stride = int64_t(gridDim.x) * warps_per_block;
     for (int64_t r = int64_t(blockIdx.x) * warps_per_block + threadIdx.x / 32; r < rows; r += stride) {
         float acc = 0.0f;
-        for (int x = lane; x < Dh; x += 32) acc += __bfloat162float(dout[r * Dh + x]) * __bfloat162float(out[r * Dh + x]);
+        for (int x = lane; x < Dh; x += 32)
+            acc += __bfloat162float(dout[r * Dh + x]) * __bfloat162float(out[r * Dh + x]);
         acc = warp_sum(acc);
         if (lane == 0) D[r] = acc;
     }
@@ -355,6 +374,8 @@ __global__ void __launch_bounds__(kBlockThreads)
 
     load_tile<kDh>(Qs, q + bh * d.T * d.Dh, r0, d.T, d.Dh, d.vec);
     load_tile<kDh>(dOs, dout + bh * d.T * d.Dh, r0, d.T, d.Dh, d.vec);
+    __syncthreads();
+    const WarpRows<kDh, true> qw(Qs + kFrag * warp * kLdHead<kDh>), dow(dOs + kFrag * warp * kLdHead<kDh>);
 
     FragAcc acc[kDh / kFrag];
 #pragma unroll
@@ -371,9 +392,9 @@ __global__ void __launch_bounds__(kBlockThreads)
 #pragma unroll
         for (int n = 0; n < kTile / kFrag; ++n) {
             FragAcc f;
-            dot_rows<kDh>(f, Qs + kFrag * warp * kLdHead<kDh>, Ks + n * kFrag * kLdHead<kDh>);
+            qw.dot(f, Ks + n * kFrag * kLdHead<kDh>);
             wmma::store_matrix_sync(Sw + n * kFrag, f, kLdF, wmma::mem_row_major);
-            dot_rows<kDh>(f, dOs + kFrag * warp * kLdHead<kDh>, Vs + n * kFrag * kLdHead<kDh>);
+            dow.dot(f, Vs + n * kFrag * kLdHead<kDh>);
             wmma::store_matrix_sync(dPw + n * kFrag, f, kLdF, wmma::mem_row_major);
         }
         __syncwarp();
@@ -392,9 +413,7 @@ __global__ void __launch_bounds__(kBlockThreads)
         }
         __syncwarp();
 
-        FragA dsf[kTile / kFrag];
-        load_prob(dsf, dSw);
-        add_product<kDh>(acc, dsf, Ks);
+        add_product<kDh>(acc, dSw, Ks);
     }
 
 #pragma unroll
@@ -409,8 +428,8 @@ __global__ void __launch_bounds__(kBlockThreads)
 template <int kDh>
 __global__ void __launch_bounds__(kBlockThreads)
     attention_dkv_bf16_kernel(const bf16* dout, const bf16* q, const bf16* k, const bf16* v, const float* lse,
-                              const float* D, bf16* dk, bf16* dv, float* dk_part, float* dv_part, Dims d, bool causal,
-                              float scale, float scale_log2) {
+                              const float* D, bf16* dk, bf16* dv, float* dk_part, float* dv_part, Dims d,
+                              bool causal, float scale, float scale_log2) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16* Ks = reinterpret_cast<bf16*>(smem);
     bf16* Vs = reinterpret_cast<bf16*>(smem + kHeadBytes<kDh>);
@@ -437,6 +456,11 @@ __global__ void __launch_bounds__(kBlockThreads)
 
     load_tile<kDh>(Ks, k + kvh * d.S * d.Dh, c0, d.S, d.Dh, d.vec);
     load_tile<kDh>(Vs, v + kvh * d.S * d.Dh, c0, d.S, d.Dh, d.vec);
+    __syncthreads();
+    // The warp's K and V rows stay in registers up to kDh = 64; at 128 they would push the 128
+    // registers of the dK, dV accumulators into spills.
+    constexpr bool kHold = kDh <= 64;
+    const WarpRows<kDh, kHold> kw(Ks + kFrag * warp * kLdHead<kDh>), vw(Vs + kFrag * warp * kLdHead<kDh>);
     // Under a causal mask the first query that sees key c0 is c0 - offset; earlier query
     // tiles contribute nothing and are skipped.
     const int64_t first_row = causal && c0 - d.offset > 0 ? c0 - d.offset : 0;
@@ -449,7 +473,7 @@ __global__ void __launch_bounds__(kBlockThreads)
     }
 
     for (int64_t r0 = first_row / kTile * kTile; r0 < d.T; r0 += kTile) {
-        __syncthreads();  // every warp is done with the previous Q, dO, lse, D (and K, V are loaded)
+        __syncthreads();  // every warp is done with the previous Q, dO, lse, D
         load_tile<kDh>(Qs, q + bh * d.T * d.Dh, r0, d.T, d.Dh, d.vec);
         load_tile<kDh>(dOs, dout + bh * d.T * d.Dh, r0, d.T, d.Dh, d.vec);
         if (threadIdx.x < kTile) {
@@ -463,9 +487,9 @@ __global__ void __launch_bounds__(kBlockThreads)
 #pragma unroll
         for (int n = 0; n < kTile / kFrag; ++n) {
             FragAcc f;
-            dot_rows<kDh>(f, Ks + kFrag * warp * kLdHead<kDh>, Qs + n * kFrag * kLdHead<kDh>);
+            kw.dot(f, Qs + n * kFrag * kLdHead<kDh>);
             wmma::store_matrix_sync(Sw + n * kFrag, f, kLdF, wmma::mem_row_major);
-            dot_rows<kDh>(f, Vs + kFrag * warp * kLdHead<kDh>, dOs + n * kFrag * kLdHead<kDh>);
+            vw.dot(f, dOs + n * kFrag * kLdHead<kDh>);
             wmma::store_matrix_sync(dPw + n * kFrag, f, kLdF, wmma::mem_row_major);
         }
         __syncwarp();
@@ -486,11 +510,8 @@ __global__ void __launch_bounds__(kBlockThreads)
         }
         __syncwarp();
 
-        FragA af[kTile / kFrag];
-        load_prob(af, Ptw);
-        add_product<kDh>(dv_acc, af, dOs);
-        load_prob(af, dStw);
-        add_product<kDh>(dk_acc, af, Qs);
+        add_product<kDh>(dv_acc, Ptw, dOs);
+        add_product<kDh>(dk_acc, dStw, Qs);
     }
 
     const int64_t row0 = c0 + kFrag * warp;
@@ -527,8 +548,8 @@ Dims dims_of(const Tensor& q, const Tensor& k, std::initializer_list<const Tenso
 // Runs f(integral_constant<int, kDh>{}) for the smallest head-dim bucket that holds Dh.
 template <typename F>
 void by_head_dim(int64_t Dh, const char* op, F&& f) {
-    MOD_CHECK(Dh <= kMaxHeadDim, ShapeError, op, "a head dim of at most ", kMaxHeadDim, " on the GPU expected, got ",
-              Dh);
+    MOD_CHECK(Dh <= kMaxHeadDim, ShapeError, op, "a head dim of at most ", kMaxHeadDim,
+              " on the GPU expected, got ", Dh);
     if (Dh <= 32)
         f(std::integral_constant<int, 32>{});
     else if (Dh <= 64)
@@ -538,7 +559,8 @@ void by_head_dim(int64_t Dh, const char* op, F&& f) {
 }
 
 void check_bf16(const Tensor& t, const char* op, const char* name) {
-    MOD_CHECK(t.dtype() == DType::BF16, DTypeError, op, "a bfloat16 ", name, " expected, got ", dtype_name(t.dtype()));
+    MOD_CHECK(t.dtype() == DType::BF16, DTypeError, op, "a bfloat16 ", name, " expected, got ",
+              dtype_name(t.dtype()));
 }
 
 // Dynamic shared memory above 48 KB must be opted into, per kernel and device.
@@ -589,7 +611,8 @@ AttentionGrads attention_backward_bf16(const Tensor& dout, const Tensor& q, cons
     DeviceGuard guard(dev);
     const Dims d = dims_of(q, k, {&dout, &q, &k, &v});
     const int64_t B = q.size(0), group = d.H / d.Hkv;
-    AttentionGrads g{Tensor::empty(q.shape(), DType::BF16, q.device()), Tensor::empty(k.shape(), DType::BF16, k.device()),
+    AttentionGrads g{Tensor::empty(q.shape(), DType::BF16, q.device()),
+                     Tensor::empty(k.shape(), DType::BF16, k.device()),
                      Tensor::empty(v.shape(), DType::BF16, v.device())};
     const float fscale = static_cast<float>(scale), scale_log2 = static_cast<float>(scale * kLog2eDouble);
     by_head_dim(d.Dh, op, [&](auto head_dim) {
@@ -601,8 +624,8 @@ AttentionGrads attention_backward_bf16(const Tensor& dout, const Tensor& q, cons
         if (rows > 0) {
             const int64_t warps = kThreads / 32;
             const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((rows + warps - 1) / warps, 65536));
-            row_dot_bf16_kernel<<<blocks, kThreads, 0, stream(dev)>>>(ptr<bf16>(dout), ptr<bf16>(out), ptr<float>(D),
-                                                                       rows, d.Dh);
+            row_dot_bf16_kernel<<<blocks, kThreads, 0, stream(dev)>>>(ptr<bf16>(dout), ptr<bf16>(out),
+                                                                      ptr<float>(D), rows, d.Dh);
             check_launch(op);
 
             const size_t bytes = dq_smem<kDh>();
@@ -633,11 +656,11 @@ AttentionGrads attention_backward_bf16(const Tensor& dout, const Tensor& q, cons
             check_launch(op);
             if (group > 1) {
                 const int64_t n = B * d.Hkv * d.S * d.Dh, per_head = d.S * d.Dh;
-                sum_group_kernel<<<blocks_for(n), kThreads, 0, stream(dev)>>>(ptr<float>(dk_part), ptr<bf16>(g.dk), n,
-                                                                             per_head, group);
-                sum_group_kernel<<<blocks_for(n), kThreads, 0, stream(dev)>>>(ptr<float>(dv_part), ptr<bf16>(g.dv), n,
-                                                                             per_head, group);
-                check_launch(op);
+                for (auto [part, grad] : {std::make_pair(&dk_part, &g.dk), std::make_pair(&dv_part, &g.dv)}) {
+                    sum_group_kernel<<<blocks_for(n), kThreads, 0, stream(dev)>>>(
+                        ptr<float>(*part), ptr<bf16>(*grad), n, per_head, group);
+                    check_launch(op);
+                }
             }
         }
     });

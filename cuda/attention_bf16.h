@@ -7,7 +7,8 @@
 
 namespace mod::cuda {
 
-AttentionForward attention_forward_bf16(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale);
+AttentionForward attention_forward_bf16(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
+                                        double scale);
 AttentionGrads attention_backward_bf16(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
                                        const Tensor& out, const Tensor& lse, bool causal, double scale);
 

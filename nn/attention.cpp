@@ -36,7 +36,12 @@ Tensor Attention::forward(const Tensor& x, const Tensor& positions, KVCache* cac
         cache->k = k.detach();
         cache->v = v.detach();
     }
-    Tensor out = scaled_dot_product_attention(q, k, v, config.causal);  // (B, H, T, Dh)
+    // Mixed precision: with bfloat16 compute on the GPU, attention runs on the tensor cores in
+    // bfloat16 (float32 softmax statistics); RoPE and the cache above stay in x's dtype. The
+    // casts are differentiable, so the gradients flow back in x's dtype.
+    const bool bf16 = compute_dtype() == DType::BF16 && x.device().is_cuda();
+    auto in = [bf16](const Tensor& t) { return bf16 ? t.to(DType::BF16) : t; };
+    Tensor out = scaled_dot_product_attention(in(q), in(k), in(v), config.causal).to(x.dtype());  // (B, H, T, Dh)
     return o_proj->forward(out.transpose(1, 2).reshape({B, T, H * Dh}));  // (B, T, D)
 }
 

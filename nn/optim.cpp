@@ -12,6 +12,7 @@
 
 #include "autograd/grad_mode.h"
 #include "core/cpu/loops.h"
+#include "core/profile.h"
 #include "cuda/optim.h"
 
 namespace mod {
@@ -168,6 +169,7 @@ AdamW::AdamW(NamedTensors params, AdamWOptions options)
 }
 
 void AdamW::step() {
+    OpTimer timer("AdamW.step");
     NoGradGuard no_grad;
     for (size_t i = 0; i < params_.size(); ++i) {
         const auto& [name, p] = params_[i];
@@ -308,6 +310,7 @@ double sum_of_squares(const T* x, int64_t n) {
 }  // namespace
 
 double clip_grad_norm(const NamedTensors& params, double max_norm) {
+    OpTimer timer("clip_grad_norm");
     MOD_CHECK(max_norm > 0, ValueError, "clip_grad_norm", "max_norm > 0 expected, got ", max_norm);
     NoGradGuard no_grad;
     std::vector<Tensor> grads;
