@@ -1,13 +1,15 @@
 // gpu_steps: training steps on a CUDA device, for bench/gpu_check.sh.
 //
 //   gpu_steps [config=configs/small.json] [precision=f32|bf16] [batch=8] [text=64]
-//             [steps=5] [freeze_vision=false] [label=NAME] [json=out.json]
+//             [steps=5] [freeze_vision=false] [label=NAME] [profile=false] [json=out.json]
 //
 // One step = the student MLLM (dense) forward, cross-entropy on every text token, backward,
 // AdamW. With freeze_vision=true the ViT runs under no-grad and is not updated (how LLaVA
 // trains past its alignment stage). Prints step time (median after a warm-up), tokens/s,
 // achieved TFLOP/s (matrix products, bench/flops.h), its share of the card's bf16 matrix
-// rate measured here with one large cuBLAS product, and peak device memory.
+// rate measured here with one large cuBLAS product, and peak device memory. profile=true then
+// runs one more step under the op profiler, synchronising around every op, and prints where
+// the time went.
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -20,6 +22,7 @@
 #include "bench/timing.h"
 #include "core/loss.h"
 #include "core/matmul.h"
+#include "core/profile.h"
 #include "core/random.h"
 #include "cuda/memory.h"
 #include "models/mllm.h"
@@ -50,7 +53,8 @@ double measured_bf16_tflops() {
 struct Args {
     std::map<std::string, std::string> values{{"config", "configs/small.json"}, {"precision", "f32"},
                                               {"batch", "8"}, {"text", "64"}, {"steps", "5"},
-                                              {"freeze_vision", "false"}, {"label", ""}, {"json", ""}};
+                                              {"freeze_vision", "false"}, {"label", ""}, {"profile", "false"},
+                                              {"json", ""}};
     void parse(int argc, char** argv) {
         for (int i = 1; i < argc; ++i) {
             const std::string a = argv[i];
@@ -118,6 +122,15 @@ int main(int argc, char** argv) {
         const std::string label = args["label"].empty() ? args["config"] : args["label"];
         std::printf("%-14s %-5s %9.4f %11.0f %9.1f %10.1f %7.1f%% %9.2f\n", label.c_str(), args["precision"].c_str(),
                     s, B * T / s, flops / 1e12, tflops, 100 * tflops / rate, peak_gib);
+        if (args["profile"] == "true") {
+            Profile p(0);
+            {
+                ProfileGuard guard(p);
+                step();
+            }
+            std::printf("\n%s profile (one step, synchronised per op, self times):\n%s\n", label.c_str(),
+                        p.table(25).c_str());
+        }
         if (!args["json"].empty()) {
             nlohmann::ordered_json j = {{"label", label},           {"precision", args["precision"]},
                                         {"batch", B},               {"tokens_per_row", T},

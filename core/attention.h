@@ -17,6 +17,8 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta);
 // works. scale <= 0 means 1/sqrt(Dh). Forward and backward are fused: only the output and
 // the per-row log-sum-exp (B, H, T) are kept; backward recomputes the probabilities block
 // by block, so no T x S matrix is ever stored.
+// float32 or float64; on CUDA also bfloat16 (tensor cores, float32 accumulation and
+// float32 row statistics), the mixed-precision path nn::Attention takes under bf16 compute.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
                                     double scale = 0.0);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cuda/memory.h"
+
 namespace mod {
 
 namespace {
@@ -67,6 +69,7 @@ OpTimer::OpTimer(const char* name, const char* suffix) : profile_(current_profil
 }
 
 void OpTimer::start() {
+    if (profile_->sync_device() >= 0) cuda::synchronize(profile_->sync_device());
     parent_ = current_timer;
     current_timer = this;
     start_ = std::chrono::steady_clock::now();
@@ -74,6 +77,7 @@ void OpTimer::start() {
 
 OpTimer::~OpTimer() {
     if (!profile_) return;
+    if (profile_->sync_device() >= 0) cuda::synchronize(profile_->sync_device());
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     profile_->add(name_, elapsed - child_seconds_);
     if (parent_) parent_->child_seconds_ += elapsed;

@@ -4,8 +4,10 @@
 //
 // Times are self times: an op that calls other ops (mean calls sum, a backward calls
 // matmul) is charged only for what its callees did not take, so the rows add up to the
-// profiled wall time. CPU ops only: CUDA kernels run asynchronously, so their time lands
-// wherever the host next waits.
+// profiled wall time. CUDA kernels run asynchronously, so their time would land wherever the
+// host next waits: a Profile made with sync_device (a CUDA device index) waits for that
+// device at the start and end of every timed op instead, which slows the step but charges
+// each op its own kernels.
 #pragma once
 
 #include <chrono>
@@ -22,6 +24,9 @@ struct ProfileEntry {
 
 class Profile {
 public:
+    Profile() = default;
+    explicit Profile(int sync_device) : sync_device_(sync_device) {}
+    int sync_device() const { return sync_device_; }
     void add(const std::string& name, double seconds);
     const std::map<std::string, ProfileEntry>& entries() const { return entries_; }
     double total_seconds() const;
@@ -30,6 +35,7 @@ public:
 
 private:
     std::map<std::string, ProfileEntry> entries_;
+    int sync_device_ = -1;
 };
 
 // Makes `profile` the calling thread's profile for its scope (guards nest: the inner wins).

@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <type_traits>
+#include <utility>
 
 #include "core/error.h"
 #include "cuda/device_utils.cuh"

@@ -2,7 +2,11 @@
 // the gradients of every input through autograd. The attention cases cover the kernels'
 // edges: sequence lengths that are not multiples of the tiles (64 rows in float32, 32 in
 // float64), the three head-dim buckets (16 -> 32, 64, 128), grouped and multi-query heads,
-// a causal KV-cache offset (S > T) and non-causal cross attention.
+// a causal KV-cache offset (S > T) and non-causal cross attention. bfloat16 runs its own
+// tensor-core kernels (64-row tiles, head dims padded to 32, 64 or 128) and is checked against
+// the CPU in float64 on the same bf16-rounded inputs.
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -104,6 +108,98 @@ TEST(CudaAttention, SharpSoftmax) {
     // so float32 gradients of the two devices differ by up to ~4e-5 (measured on an H200).
     expect_attention_matches(c, DType::F32, 50, {1e-3, 1e-4});
     expect_attention_matches(c, DType::F64, 60, tolerance_for(DType::F64));
+}
+
+// bfloat16 on the GPU against the CPU in float64 on the same bf16-rounded q, k, v and upstream
+// gradient, so only the kernels' own rounding is measured: P and dS are rounded to bf16 before
+// their products (2^-9 relative per term) and out, dq, dk, dv are stored in bf16 (2^-9
+// relative). A gradient element sums many such terms with cancellation, so its error scales
+// with the tensor's magnitude rather than its own: the tolerance is 2e-2 relative plus
+// `spread` times the tensor's largest reference magnitude. A float64 emulation of exactly this
+// rounding (20 seeds per case) used at most 0.56 of that budget with spread = 1e-2.
+void expect_bf16_attention_matches(const AttentionCase& c, uint64_t seed, double spread) {
+    SCOPED_TRACE(std::string(c.name) + " bfloat16");
+    const Tensor q16 = randn_cpu({c.B, c.H, c.T, c.Dh}, seed, DType::BF16);
+    const Tensor k16 = randn_cpu({c.B, c.Hkv, c.S, c.Dh}, seed + 1, DType::BF16);
+    const Tensor v16 = randn_cpu({c.B, c.Hkv, c.S, c.Dh}, seed + 2, DType::BF16);
+    const Tensor dout16 = randn_cpu({c.B, c.H, c.T, c.Dh}, seed + 3, DType::BF16);
+    Tensor q = q16.to(DType::F64), k = k16.to(DType::F64), v = v16.to(DType::F64);
+    q.requires_grad_();
+    k.requires_grad_();
+    v.requires_grad_();
+    Tensor qg = q16.to(gpu()).detach().requires_grad_();
+    Tensor kg = k16.to(gpu()).detach().requires_grad_();
+    Tensor vg = v16.to(gpu()).detach().requires_grad_();
+    auto tolerance = [spread](const Tensor& reference) {
+        double largest = 0;
+        for (double x : reference.to_vector<double>()) largest = std::max(largest, std::abs(x));
+        return testing::Tolerance{2e-2, spread * largest};
+    };
+
+    Tensor out = scaled_dot_product_attention(q, k, v, c.causal, c.scale);
+    Tensor out_gpu = scaled_dot_product_attention(qg, kg, vg, c.causal, c.scale);
+    ASSERT_EQ(out_gpu.dtype(), DType::BF16);
+    EXPECT_GPU_CLOSE(out_gpu, out, tolerance(out));
+
+    out.backward(dout16.to(DType::F64));
+    out_gpu.backward(dout16.to(gpu()));
+    ASSERT_TRUE(qg.grad().defined() && kg.grad().defined() && vg.grad().defined());
+    EXPECT_EQ(qg.grad().dtype(), DType::BF16);
+    EXPECT_GPU_CLOSE(qg.grad(), q.grad(), tolerance(q.grad()));
+    EXPECT_GPU_CLOSE(kg.grad(), k.grad(), tolerance(k.grad()));
+    EXPECT_GPU_CLOSE(vg.grad(), v.grad(), tolerance(v.grad()));
+}
+
+// name, B, H, Hkv, T, S, Dh, causal, scale. Tiles are 64 rows: T = 37, 100, 150 end in
+// partial tiles. Dh = 40 is padded to 64 (16-byte loads), Dh = 12 to 32 (element loads).
+const AttentionCase kBf16SelfAttention[] = {
+    {"causal T=37 Dh=64 GQA", 2, 4, 2, 37, 37, 64, true, 0.0},
+    {"full T=37 Dh=64 GQA", 2, 4, 2, 37, 37, 64, false, 0.0},
+    {"causal T=150 Dh=64 GQA of 3", 1, 6, 2, 150, 150, 64, true, 0.0},
+    {"full T=100 Dh=128 MQA", 1, 4, 1, 100, 100, 128, false, 0.0},
+    {"causal T=150 Dh=128", 1, 2, 2, 150, 150, 128, true, 0.0},
+    {"full T=37 Dh=32", 2, 2, 2, 37, 37, 32, false, 0.0},
+    {"causal T=100 Dh=40 GQA", 1, 4, 2, 100, 100, 40, true, 0.0},
+    {"causal T=37 Dh=12", 1, 2, 1, 37, 37, 12, true, 0.0},
+};
+
+const AttentionCase kBf16OffsetAttention[] = {
+    {"causal T=37 S=100 Dh=64 GQA", 2, 4, 2, 37, 100, 64, true, 0.0},
+    {"causal T=65 S=130 Dh=128 GQA", 1, 4, 2, 65, 130, 128, true, 0.0},
+    {"causal decode T=1 S=70 Dh=64", 2, 4, 2, 1, 70, 64, true, 0.0},
+    {"full T=100 S=37 Dh=64", 1, 2, 1, 100, 37, 64, false, 0.0},
+};
+
+TEST(CudaAttention, SelfAttentionBfloat16) {
+    MOD_REQUIRE_GPU();
+    uint64_t seed = 80;
+    for (const AttentionCase& c : kBf16SelfAttention) expect_bf16_attention_matches(c, seed += 10, 1e-2);
+}
+
+TEST(CudaAttention, KvOffsetAndCrossAttentionBfloat16) {
+    MOD_REQUIRE_GPU();
+    uint64_t seed = 180;
+    for (const AttentionCase& c : kBf16OffsetAttention) expect_bf16_attention_matches(c, seed += 10, 1e-2);
+}
+
+TEST(CudaAttention, SharpSoftmaxBfloat16) {
+    // Scores of standard deviation 8 and 3.4: where one key dominates a row, dS = P (dP - D)
+    // cancels, and D = rowsum(dO * out) reads the bf16 out (as FlashAttention-2 does), which
+    // is 2^-9 |dO| |out| off; the emulation reached 0.77 of the 1e-2 budget, so 2e-2.
+    MOD_REQUIRE_GPU();
+    const AttentionCase sharp[] = {
+        {"sharp causal T=150 Dh=64 scale=1", 1, 2, 1, 150, 150, 64, true, 1.0},
+        {"full T=5 S=100 Dh=128 scale=0.3", 1, 4, 2, 5, 100, 128, false, 0.3},
+    };
+    uint64_t seed = 280;
+    for (const AttentionCase& c : sharp) expect_bf16_attention_matches(c, seed += 10, 2e-2);
+}
+
+TEST(CudaAttention, Bfloat16IsGpuOnly) {
+    MOD_REQUIRE_GPU();
+    const Tensor q = randn_cpu({1, 2, 5, 16}, 1, DType::BF16), k = randn_cpu({1, 1, 5, 16}, 2, DType::BF16);
+    EXPECT_THROW(scaled_dot_product_attention(q, k, k, true), DTypeError);  // the CPU computes in float32/64 only
+    EXPECT_NO_THROW(scaled_dot_product_attention(q.to(gpu()), k.to(gpu()), k.to(gpu()), true));
 }
 
 TEST(CudaAttention, Rope) {
