@@ -70,8 +70,8 @@ if [ "$part" = all ] || [ "$part" = train ]; then
 step "train_mod stage=all device=cuda (quickstart config, shortened)"
 [ -x build-gpu/main/train/train_mod ] || { echo "no train_mod: see $out/build_train.log"; exit 1; }
 start=$SECONDS
-timeout 360 build-gpu/main/train/train_mod stage=all device=cuda config=configs/quickstart.json \
-    data=build-gpu/world out=build-gpu/run steps=300 eval_limit=40 > "$out/train_mod.log" 2>&1
+timeout 240 build-gpu/main/train/train_mod stage=all device=cuda config=configs/quickstart.json \
+    data=build-gpu/world out=build-gpu/run steps=200 eval_limit=30 > "$out/train_mod.log" 2>&1
 echo "train_mod rc=$? in $((SECONDS - start)) s"
 grep -E "done|step +300|eval table|^\|" "$out/train_mod.log" | tail -30
 fi
