@@ -56,6 +56,49 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     return out;
 }
 
+Tensor matmul_bf16(const Tensor& a, const Tensor& b) {
+    const char* op = "matmul_bf16";
+    OpTimer timer(op);
+    check_defined(a, op, "a");
+    check_defined(b, op, "b");
+    check_same_device(a, b, op);
+    MOD_CHECK(a.device().is_cuda(), DeviceError, op, "CUDA operands expected (bfloat16 tensor cores), got ",
+              a.device().str());
+    MOD_CHECK(a.dtype() == DType::F32 && b.dtype() == DType::F32, DTypeError, op, "float32 operands expected, got ",
+              dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+    MOD_CHECK(a.dim() >= 2 && b.dim() >= 2 && a.size(-1) == b.size(-2), ShapeError, op,
+              "a (..., M, K) and b (..., K, N) expected, got ", shape_str(a.shape()), " and ", shape_str(b.shape()));
+    broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2), Shape(b.shape().begin(), b.shape().end() - 2), op);
+    // The rounding belongs to this node: the bfloat16 copies are not recorded, and backward
+    // hands float32 gradients straight to a and b.
+    const Tensor a16 = a.detach().to(DType::BF16), b16 = b.detach().to(DType::BF16);
+    const int64_t K = a.size(-1), N = b.size(-1);
+    const bool shared_b = b.dim() == 2 && a.dim() > 2;  // (..., M, K) @ (K, N): one tall product
+    Shape out_shape = a.shape();
+    out_shape.back() = N;
+    Tensor out = shared_b ? cuda::matmul_float_out(a16.reshape({-1, K}), b16).view(out_shape)
+                          : cuda::matmul_float_out(a16, b16);
+    SavedTensor saved_a(any_requires_grad({b}) ? a16 : Tensor());
+    SavedTensor saved_b(any_requires_grad({a}) ? b16 : Tensor());
+    const Shape sa = a.shape(), sb = b.shape();
+    record(op, out, {a, b}, [=](const Tensor& g, const Node& node) -> TensorList {
+        TensorList grads(2);
+        const Tensor g16 = g.to(DType::BF16);
+        if (node.needs_input_grad(0)) {
+            const Tensor bt = saved_b.get(op).transpose(-1, -2);
+            grads[0] = shared_b ? cuda::matmul_float_out(g16.reshape({-1, N}), bt).view(sa)
+                                : sum_to(cuda::matmul_float_out(g16, bt), sa);
+        }
+        if (node.needs_input_grad(1)) {
+            const Tensor at = saved_a.get(op);
+            grads[1] = shared_b ? cuda::matmul_float_out(at.reshape({-1, K}).transpose(0, 1), g16.reshape({-1, N}))
+                                : sum_to(cuda::matmul_float_out(at.transpose(-1, -2), g16), sb);
+        }
+        return grads;
+    });
+    return out;
+}
+
 Tensor grouped_matmul(const Tensor& x, const std::vector<Tensor>& w, const std::vector<int64_t>& sizes) {
     const char* op = "grouped_matmul";
     OpTimer timer(op);

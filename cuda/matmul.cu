@@ -214,7 +214,11 @@ std::vector<Tensor> grouped_matmul_weight_grads(const Tensor& x, const Tensor& d
 void set_allow_tf32(bool allow) { tf32_allowed = allow; }
 bool allow_tf32() { return tf32_allowed; }
 
-Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+namespace {
+
+// The batched product with an output dtype of its own: a's dtype, or float32 for bfloat16
+// operands (cuBLAS writes the float32 accumulators without rounding them to bfloat16).
+Tensor matmul_to(const Tensor& a_in, const Tensor& b_in, DType out_dtype) {
     const int64_t M = a_in.size(-2), K = a_in.size(-1), N = b_in.size(-1);
     const Shape batch = broadcast_shapes(Shape(a_in.shape().begin(), a_in.shape().end() - 2),
                                          Shape(b_in.shape().begin(), b_in.shape().end() - 2), "matmul");
@@ -224,7 +228,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     out_shape.push_back(N);
     const int dev = a.device().index;
     DeviceGuard guard(dev);
-    Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+    Tensor out = Tensor::empty(out_shape, out_dtype, a.device());
     const int64_t batches = shape_numel(batch);
     if (out.numel() == 0) return out;
     if (K == 0) {
@@ -245,9 +249,15 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
         static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), alpha,
         b.raw_data(), types.data, static_cast<int>(lb.ld), stride_b,
         a.raw_data(), types.data, static_cast<int>(la.ld), stride_a, beta,
-        out.raw_data(), types.data, static_cast<int>(N), M * N, static_cast<int>(batches), types.compute,
-        CUBLAS_GEMM_DEFAULT));
+        out.raw_data(), cublas_types(out_dtype).data, static_cast<int>(N), M * N, static_cast<int>(batches),
+        types.compute, CUBLAS_GEMM_DEFAULT));
     return out;
 }
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) { return matmul_to(a, b, a.dtype()); }
+
+Tensor matmul_float_out(const Tensor& a, const Tensor& b) { return matmul_to(a, b, DType::F32); }
 
 }  // namespace mod::cuda

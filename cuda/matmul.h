@@ -12,6 +12,10 @@ namespace mod::cuda {
 // output has the operands' dtype.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// Two bfloat16 operands, float32 result: the float32 accumulators are written as they are
+// (the mixed-precision product of core/matmul.h matmul_bf16).
+Tensor matmul_float_out(const Tensor& a, const Tensor& b);
+
 // Grouped products of a mixture-of-experts layer (core/matmul.h), one cuBLAS launch for all
 // groups; x contiguous (M, K), w[g] (K, N) in any GEMM layout.
 Tensor grouped_matmul(const Tensor& x, const std::vector<Tensor>& w, const std::vector<int64_t>& sizes);

@@ -87,6 +87,7 @@ AttentionGrads attention_backward(const Tensor&, const Tensor&, const Tensor&, c
 }
 
 Tensor matmul(const Tensor&, const Tensor&) { no_cuda("matmul"); }
+Tensor matmul_float_out(const Tensor&, const Tensor&) { no_cuda("matmul_bf16"); }
 Tensor grouped_matmul(const Tensor&, const std::vector<Tensor>&, const std::vector<int64_t>&) {
     no_cuda("grouped_matmul");
 }

@@ -23,6 +23,7 @@ Tensor Linear::forward(const Tensor& x) const {
 
 Tensor matmul_in(const Tensor& x, const Tensor& w, DType compute) {
     if (compute != DType::BF16 || x.dtype() == DType::BF16) return matmul(x, w);
+    if (x.device().is_cuda() && x.dtype() == DType::F32 && w.dtype() == DType::F32) return matmul_bf16(x, w);
     return matmul(x.to(DType::BF16), w.to(DType::BF16)).to(x.dtype());
 }
 

@@ -75,6 +75,9 @@ TEST(Matmul, ShapeAndDtypeErrors) {
     EXPECT_THROW(matmul(Tensor::zeros({3}), Tensor::zeros({3, 2})), ShapeError);
     EXPECT_THROW(matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 2})), ShapeError);
     EXPECT_THROW(matmul(Tensor::zeros({2, 3}), Tensor::zeros({3, 2}, DType::F64)), DTypeError);
+    // bfloat16 products are the GPU's: on the CPU they are a clear error, not a slow path.
+    EXPECT_THROW(matmul(Tensor::zeros({2, 3}, DType::BF16), Tensor::zeros({3, 2}, DType::BF16)), DTypeError);
+    EXPECT_THROW(matmul_bf16(Tensor::zeros({2, 3}), Tensor::zeros({3, 2})), DeviceError);
 }
 
 // grouped_matmul equals one plain product per group, including an empty group.

@@ -116,6 +116,31 @@ TEST(CudaMatmul, Bfloat16InputsAccumulateInFloat32) {
     EXPECT_THROW(matmul(a.to(DType::BF16), b.to(DType::BF16)), DTypeError);  // CPU: storage only
 }
 
+// The reference of matmul_bf16: float64 products of the bf16-rounded operands.
+Tensor rounded(const Tensor& t) { return t.detach().to(DType::BF16).to(DType::F64); }
+
+TEST(CudaMatmul, Bf16ProductOfFloat32OperandsWithGradients) {
+    MOD_REQUIRE_GPU();
+    const Tolerance tol{5e-3, 5e-3};  // float32 accumulation of exact bf16 products; no output rounding
+    for (const auto& [sa, sb] : {std::pair<Shape, Shape>{{2, 37, 64}, {64, 48}},    // shared 2-D weight
+                                 std::pair<Shape, Shape>{{3, 16, 32}, {3, 32, 8}},  // batched
+                                 std::pair<Shape, Shape>{{40, 24}, {24, 40}}}) {
+        Tensor a = randn_cpu(sa, 1), b = randn_cpu(sb, 2);
+        Tensor ag = a.to(gpu()).requires_grad_(), bg = b.to(gpu()).requires_grad_();
+        Tensor y = matmul_bf16(ag, bg);
+        EXPECT_EQ(y.dtype(), DType::F32);
+        EXPECT_GPU_CLOSE(y, matmul(rounded(a), rounded(b)), tol);
+        Tensor up = randn_cpu(y.shape(), 3);
+        y.backward(up.to(gpu()));
+        Tensor da = matmul(rounded(up), rounded(b).transpose(-1, -2));
+        Tensor db = matmul(rounded(a).transpose(-1, -2), rounded(up));
+        EXPECT_GPU_CLOSE(ag.grad(), sum_to(da, sa), tol);
+        EXPECT_GPU_CLOSE(bg.grad(), sum_to(db, sb), tol);
+        EXPECT_EQ(bg.grad().dtype(), DType::F32);
+    }
+    EXPECT_THROW(matmul_bf16(randn_cpu({2, 2}, 1), randn_cpu({2, 2}, 2)), DeviceError);  // GPU only
+}
+
 TEST(CudaMatmul, GroupedMatchesTheCpuWithGradients) {
     MOD_REQUIRE_GPU();
     // Five groups: one empty, one weight a transposed view; more rows than one tile.
