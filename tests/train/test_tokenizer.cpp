@@ -31,7 +31,7 @@ std::vector<std::string> world_corpus(const TempDir& dir) {
     const mod::data::ChatTemplate chat;
     for (const char* f : {"general.json", "multitask.json", "preference.json"}) {
         mod::data::for_each_sample(dir.str(std::string("world/train/") + f), mod::data::SampleKind::any, {}, nullptr,
-                                   [&](mod::data::Sample&& s) {
+                                   [&](mod::data::Sample&& s, const mod::data::JsonElement&) {
                                        texts.push_back(mod::data::apply_chat_template(s.messages, chat).text);
                                        if (!s.rejected.empty()) texts.push_back(mod::data::apply_chat_template(s.rejected, chat).text);
                                    });

@@ -83,6 +83,31 @@ Sample parse_preference(const json& j) {
     return s;
 }
 
+// Converts one element of a file; throws JsonError "sample \"<id>\": <reason>".
+Sample to_sample(const json& j, size_t index, SampleKind kind, const std::string& image_root) {
+    const std::string id = sample_id(j, index);
+    try {
+        if (!j.is_object()) throw JsonError("expected an object");
+        const bool is_pair = kind == SampleKind::preference || (kind == SampleKind::any && !j.contains("conversations"));
+        Sample s = is_pair ? parse_preference(j) : parse_conversation(j);
+        s.id = id;
+        s.image = resolve_image(j, image_root);
+        for (std::vector<Message>* list : {&s.messages, &s.rejected}) {
+            if (list == &s.rejected && !is_pair) continue;
+            validate_messages(*list, !s.image.empty());
+            // An image without a tag goes first, as LLaVA places it.
+            if (!s.image.empty() && !has_tag(*list)) (*list)[0].value = std::string(kImageTag) + "\n" + (*list)[0].value;
+        }
+        return s;
+    } catch (const JsonError& e) {
+        throw JsonError("sample \"" + id + "\": " + e.what());
+    }
+}
+
+std::string image_root_of(const std::string& file, const LoadOptions& options) {
+    return options.image_root.empty() ? std::filesystem::path(file).parent_path().string() : options.image_root;
+}
+
 const char* where_of(SampleKind kind) {
     switch (kind) {
         case SampleKind::conversation: return "load_conversations";
@@ -95,7 +120,7 @@ std::vector<Sample> load_all(const std::vector<std::string>& files, SampleKind k
                              LoadReport* report) {
     std::vector<Sample> out;
     for (const std::string& file : files) {
-        for_each_sample(file, kind, options, report, [&](Sample&& s) { out.push_back(std::move(s)); });
+        for_each_sample(file, kind, options, report, [&](Sample&& s, const JsonElement&) { out.push_back(std::move(s)); });
     }
     return out;
 }
@@ -121,35 +146,36 @@ void validate_messages(const std::vector<Message>& messages, bool has_image) {
 }
 
 void for_each_sample(const std::string& file, SampleKind kind, const LoadOptions& options, LoadReport* report,
-                     const std::function<void(Sample&&)>& on_sample) {
+                     const std::function<void(Sample&&, const JsonElement&)>& on_sample) {
     LoadReport local;
     LoadReport& r = report ? *report : local;
-    const std::string root =
-        options.image_root.empty() ? std::filesystem::path(file).parent_path().string() : options.image_root;
-    stream_json_array(file, where_of(kind), [&](json& j, size_t index) {
-        const std::string id = sample_id(j, index);
+    const std::string root = image_root_of(file, options);
+    const char* where = where_of(kind);
+    scan_json_array(file, where, [&](const JsonElement& element) {
+        const json j = parse_json_element(file, where, element);  // malformed JSON is never skipped
         Sample s;
         try {
-            if (!j.is_object()) throw JsonError("expected an object");
-            const bool is_pair = kind == SampleKind::preference || (kind == SampleKind::any && !j.contains("conversations"));
-            s = is_pair ? parse_preference(j) : parse_conversation(j);
-            s.id = id;
-            s.image = resolve_image(j, root);
-            for (std::vector<Message>* list : {&s.messages, &s.rejected}) {
-                if (list == &s.rejected && !is_pair) continue;
-                validate_messages(*list, !s.image.empty());
-                // An image without a tag goes first, as LLaVA places it.
-                if (!s.image.empty() && !has_tag(*list)) (*list)[0].value = std::string(kImageTag) + "\n" + (*list)[0].value;
-            }
+            s = to_sample(j, element.index, kind, root);
         } catch (const JsonError& e) {
-            if (!options.skip_bad) throw JsonError("sample \"" + id + "\": " + e.what());
+            if (!options.skip_bad) throw json_error_at(where, file, element.offset, e.what());
             ++r.skipped;
-            if (r.first_errors.size() < kKeptErrors) r.first_errors.push_back(file + ": sample \"" + id + "\": " + e.what());
+            if (r.first_errors.size() < kKeptErrors) r.first_errors.push_back(file + ": " + e.what());
             return;
         }
         ++r.loaded;
-        on_sample(std::move(s));
+        on_sample(std::move(s), element);
     });
+}
+
+Sample sample_from_element(const std::string& file, SampleKind kind, const LoadOptions& options,
+                           const JsonElement& element) {
+    const char* where = where_of(kind);
+    const json j = parse_json_element(file, where, element);
+    try {
+        return to_sample(j, element.index, kind, image_root_of(file, options));
+    } catch (const JsonError& e) {
+        throw json_error_at(where, file, element.offset, e.what());
+    }
 }
 
 std::vector<Sample> load_conversations(const std::vector<std::string>& files, const LoadOptions& options, LoadReport* report) {

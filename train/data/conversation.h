@@ -6,6 +6,8 @@
 // line and column and the sample id; with skip_bad a bad sample is counted and left out instead.
 #pragma once
 
+#include "data/json_array_scan.h"
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -48,9 +50,15 @@ std::vector<Sample> load_preferences(const std::vector<std::string>& files, cons
 
 enum class SampleKind { conversation, preference, any };  // any: told apart by "conversations"
 
-// Streams one file, calling on_sample for each valid sample (memory: one sample at a time).
+// Streams one file, calling on_sample for each valid sample with the element of the file it was read
+// from (memory: one sample at a time).
 void for_each_sample(const std::string& file, SampleKind kind, const LoadOptions& options, LoadReport* report,
-                     const std::function<void(Sample&&)>& on_sample);
+                     const std::function<void(Sample&&, const JsonElement&)>& on_sample);
+
+// Reads one sample again from its element (the bytes read back at the offset for_each_sample gave):
+// the same sample, or the same JsonError, as for_each_sample without skip_bad.
+Sample sample_from_element(const std::string& file, SampleKind kind, const LoadOptions& options,
+                           const JsonElement& element);
 
 // Checks a message list: non-empty, roles alternate human/gpt starting with human and ending with
 // gpt, at most one <image>, and <image> only when the sample has an image. Throws JsonError with

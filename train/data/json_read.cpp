@@ -1,12 +1,13 @@
-// nlohmann::json's parser callback streams the array: returning false at the end of each depth-1
-// element discards it after we have used it. Positions come from the input stream (nlohmann reads it
-// one character at a time, so tellg() is the parser's position).
+// Arrays are streamed by scan_json_array, which hands over each element's bytes and file offset; an
+// element is parsed on its own, so a parser error's position is the element's offset plus the
+// parser's position in it.
 #include "data/json_read.h"
 
 #include "data/errors.h"
 
 #include <algorithm>
 #include <fstream>
+#include <vector>
 
 namespace mod::data {
 
@@ -26,26 +27,36 @@ std::ifstream open_or_throw(const std::string& path, const std::string& where) {
     return f;
 }
 
-std::string position_of(const nlohmann::json::parse_error& e, const std::string& path) {
-    // e.byte counts the characters read, the offending one included.
-    return file_line_col(path, e.byte == 0 ? 0 : e.byte - 1);
+// The file offset of a parse error; `start`: where the parser's input began in the file.
+uint64_t offset_of(const nlohmann::json::parse_error& e, uint64_t start = 0) {
+    return start + (e.byte == 0 ? 0 : e.byte - 1);  // e.byte counts the characters read, the offending one included
 }
 
 }  // namespace
 
 std::string file_line_col(const std::string& path, size_t byte) {
     std::ifstream f(path, std::ios::binary);
+    std::vector<char> buf(size_t{1} << 20);  // chunks: an error near the end of a large file is found fast
     size_t line = 1, col = 1;
-    char c = 0;
-    for (size_t i = 0; i < byte && f.get(c); ++i) {
-        if (c == '\n') {
-            ++line;
-            col = 1;
-        } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
-            ++col;  // columns count characters, not UTF-8 continuation bytes
+    for (size_t left = byte; left > 0;) {
+        f.read(buf.data(), static_cast<std::streamsize>(std::min(left, buf.size())));
+        const size_t got = static_cast<size_t>(f.gcount());
+        if (got == 0) break;
+        for (size_t i = 0; i < got; ++i) {
+            if (buf[i] == '\n') {
+                ++line;
+                col = 1;
+            } else if ((static_cast<unsigned char>(buf[i]) & 0xC0) != 0x80) {
+                ++col;  // columns count characters, not UTF-8 continuation bytes
+            }
         }
+        left -= got;
     }
     return std::to_string(line) + ":" + std::to_string(col);
+}
+
+JsonError json_error_at(const std::string& where, const std::string& path, uint64_t byte, const std::string& what) {
+    return JsonError("[" + where + "] " + path + ":" + file_line_col(path, byte) + ": " + what);
 }
 
 nlohmann::json read_json_file(const std::string& path, const std::string& where) {
@@ -53,38 +64,27 @@ nlohmann::json read_json_file(const std::string& path, const std::string& where)
     try {
         return nlohmann::json::parse(f);
     } catch (const nlohmann::json::parse_error& e) {
-        throw JsonError("[" + where + "] " + path + ":" + position_of(e, path) + ": " + parse_error_detail(e));
+        throw json_error_at(where, path, offset_of(e), parse_error_detail(e));
     }
 }
 
 void stream_json_array(const std::string& path, const std::string& where,
                        const std::function<void(nlohmann::json& element, size_t index)>& on_element) {
-    std::ifstream f = open_or_throw(path, where);
-    size_t index = 0;
-    bool top_is_array = false;
-    std::streamoff element_start = 0;
-    auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        using E = nlohmann::json::parse_event_t;
-        if (depth == 0 && event == E::array_start) top_is_array = true;
-        if (depth == 0 && (event == E::object_start || event == E::value) && !top_is_array) {
-            throw JsonError("[" + where + "] " + path + ":1:1: expected a JSON list of samples");
-        }
-        if (depth == 1 && (event == E::object_start || event == E::array_start)) element_start = f.tellg() - std::streamoff{1};
-        const bool element_done = depth == 1 && (event == E::object_end || event == E::array_end || event == E::value);
-        if (!element_done || !top_is_array) return true;
-        if (event == E::value) element_start = f.tellg() - std::streamoff{1};
+    scan_json_array(path, where, [&](const JsonElement& element) {
+        nlohmann::json j = parse_json_element(path, where, element);
         try {
-            on_element(parsed, index++);
+            on_element(j, element.index);
         } catch (const JsonError& e) {
-            const std::string pos = file_line_col(path, static_cast<size_t>(std::max<std::streamoff>(0, element_start)));
-            throw JsonError("[" + where + "] " + path + ":" + pos + ": " + e.what());
+            throw json_error_at(where, path, element.offset, e.what());
         }
-        return false;  // drop the element: memory stays at one sample
-    };
+    });
+}
+
+nlohmann::json parse_json_element(const std::string& path, const std::string& where, const JsonElement& element) {
     try {
-        const nlohmann::json rest = nlohmann::json::parse(f, callback);  // the emptied list
+        return nlohmann::json::parse(element.bytes.begin(), element.bytes.end());
     } catch (const nlohmann::json::parse_error& e) {
-        throw JsonError("[" + where + "] " + path + ":" + position_of(e, path) + ": " + parse_error_detail(e));
+        throw json_error_at(where, path, offset_of(e, element.offset), parse_error_detail(e));
     }
 }
 

@@ -1,7 +1,10 @@
 // Reading JSON files with errors a user can act on: "[where] path:line:col: what".
 // Large files (a list of millions of samples) are streamed: each element of the top-level array is
-// handed over as soon as it is parsed and then dropped, so memory holds one element at a time.
+// found by scan_json_array, parsed, handed over and dropped, so memory holds one element at a time.
 #pragma once
+
+#include "data/errors.h"
+#include "data/json_array_scan.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,7 +23,14 @@ nlohmann::json read_json_file(const std::string& path, const std::string& where)
 void stream_json_array(const std::string& path, const std::string& where,
                        const std::function<void(nlohmann::json& element, size_t index)>& on_element);
 
+// Parses one element found in `path` by scan_json_array (or read back from its offset); a syntax
+// error throws JsonError naming the file, line and column where it is.
+nlohmann::json parse_json_element(const std::string& path, const std::string& where, const JsonElement& element);
+
 // 1-based line and column of byte offset `byte` (0-based) in a file, as "line:col".
 std::string file_line_col(const std::string& path, size_t byte);
+
+// JsonError "[where] path:line:col: what", placed at byte offset `byte` of the file.
+JsonError json_error_at(const std::string& where, const std::string& path, uint64_t byte, const std::string& what);
 
 }  // namespace mod::data

@@ -11,7 +11,7 @@ text::Tokenizer train_tokenizer_on(const std::vector<std::string>& files, const 
     const ChatTemplate chat;
     int64_t samples = 0;
     for (const std::string& file : files) {
-        for_each_sample(file, SampleKind::any, LoadOptions{}, nullptr, [&](Sample&& s) {
+        for_each_sample(file, SampleKind::any, LoadOptions{}, nullptr, [&](Sample&& s, const JsonElement&) {
             counter.add(apply_chat_template(s.messages, chat).text);
             if (!s.rejected.empty()) counter.add(s.rejected.back().value);
             ++samples;
