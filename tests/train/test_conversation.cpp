@@ -113,8 +113,8 @@ TEST(LoadErrors, TurnsMustAlternateAndEndWithAnAnswer) {
 
 TEST(LoadErrors, NotAListOrNotObjects) {
     EXPECT_EQ(load_error(R"({"id": "x"})"), "[load_conversations] data.json:1:1: expected a JSON list of samples");
-    // A scalar element is located by its end (the parser has read one character past a number).
-    EXPECT_EQ(load_error("[1]"), "[load_conversations] data.json:1:3: sample \"#0\": expected an object");
+    // Like every element, a scalar one is located by its first character.
+    EXPECT_EQ(load_error("[1]"), "[load_conversations] data.json:1:2: sample \"#0\": expected an object");
     EXPECT_EQ(load_error(R"([{"id": "m", "conversations": [{"from": "human"}]}])"),
               "[load_conversations] data.json:1:2: sample \"m\": conversations[0]: expected {\"from\": string, \"value\": string}");
 }

@@ -25,7 +25,8 @@ struct FileStamp {
 FileStamp stamp_of(int fd, const std::string& path) {
     struct stat st {};
     MOD_CHECK(::fstat(fd, &st) == 0, IOError, "IndexedSamples", path, ": cannot stat: ", std::strerror(errno));
-    return {static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    return {static_cast<uint64_t>(st.st_size), mtime_ns};
 }
 
 }  // namespace
@@ -66,7 +67,8 @@ IndexedSamples::IndexedSamples(const std::vector<std::string>& files, SampleKind
 const IndexedSamples::File& IndexedSamples::file_of(size_t i) const {
     // The last file starting at or before record i (a file without valid samples shares its start
     // with the next one, and upper_bound passes over it).
-    const auto after = std::upper_bound(files_.begin(), files_.end(), i, [](size_t r, const File& f) { return r < f.first; });
+    const auto after =
+        std::upper_bound(files_.begin(), files_.end(), i, [](size_t r, const File& f) { return r < f.first; });
     return *(after - 1);
 }
 
@@ -78,7 +80,8 @@ Sample IndexedSamples::get(size_t i) const {
               ": changed since it was indexed when training started; restart (resume=) to index it again");
     std::string bytes(r.length, '\0');
     for (size_t done = 0; done < r.length;) {
-        const ssize_t n = ::pread(file.descriptor.fd, bytes.data() + done, r.length - done, static_cast<off_t>(r.offset + done));
+        const ssize_t n =
+            ::pread(file.descriptor.fd, bytes.data() + done, r.length - done, static_cast<off_t>(r.offset + done));
         if (n < 0 && errno == EINTR) continue;
         MOD_CHECK(n > 0, IOError, "IndexedSamples", file.path, ": cannot read ", r.length, " bytes at byte ", r.offset,
                   n < 0 ? std::string(": ") + std::strerror(errno) : std::string(": the file is shorter"));

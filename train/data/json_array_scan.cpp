@@ -156,7 +156,9 @@ void scan_json_array(const std::string& path, const std::string& where,
                 }
                 break;
             case State::after_list:
-                if (!is_space(c)) throw error_at(base + pos, "unexpected " + shown(c) + " after the list; expected the end of the file");
+                if (!is_space(c)) {
+                    throw error_at(base + pos, "unexpected " + shown(c) + " after the list; expected the end of the file");
+                }
                 ++pos;
                 break;
         }

@@ -18,16 +18,6 @@ int64_t pick_pad_id(const text::Tokenizer& tok) {
     return 0;  // padding is masked by lengths and labels, so any id works
 }
 
-bool is_preference(const std::vector<Sample>& samples) {
-    const bool first = !samples.empty() && !samples.front().rejected.empty();
-    for (const Sample& s : samples) {
-        if (s.rejected.empty() == first) {
-            throw DataError("[Loader] sample \"" + s.id + "\": mixes preference pairs and conversations in one loader");
-        }
-    }
-    return first;
-}
-
 // Re-throws the error being handled, same type, with the sample named in front.
 [[noreturn]] void rethrow_named(const std::string& prefix) {
     try {
@@ -45,20 +35,21 @@ bool is_preference(const std::vector<Sample>& samples) {
 
 }  // namespace
 
-Loader::Loader(std::vector<Sample> samples, const text::Tokenizer& tok, LoaderConfig config)
+Loader::Loader(std::unique_ptr<const SampleSource> samples, const text::Tokenizer& tok, LoaderConfig config)
     : samples_(std::move(samples)),
       tok_(tok),
       config_(std::move(config)),
-      preference_(is_preference(samples_)),
+      preference_(samples_->preference()),
       pad_id_(pick_pad_id(tok)) {
     if (config_.batch_size < 1 || config_.prefetch < 1 || config_.sequence.image_tokens < 1 || config_.image.size < 1) {
         throw DataError("[Loader] batch_size, prefetch, image_tokens and image size must be >= 1");
     }
-    if (std::any_of(samples_.begin(), samples_.end(), [](const Sample& s) { return !s.image.empty(); })) {
-        tok_.require_id(text::kImageToken);  // else <image> would be tokenised as plain text
-    }
+    if (samples_->any_image()) tok_.require_id(text::kImageToken);  // else <image> would be tokenised as plain text
     worker_ = std::thread(&Loader::run, this);
 }
+
+Loader::Loader(std::vector<Sample> samples, const text::Tokenizer& tok, LoaderConfig config)
+    : Loader(std::make_unique<SampleVector>(std::move(samples)), tok, std::move(config)) {}
 
 Loader::~Loader() {
     {
@@ -94,7 +85,7 @@ bool Loader::push(Item item) {
 }
 
 std::vector<size_t> Loader::epoch_order(int64_t epoch) const {
-    std::vector<size_t> order(samples_.size());
+    std::vector<size_t> order(samples_->size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     if (config_.shuffle) {
         Rng rng = Rng::derive(config_.seed, 0x10ad, static_cast<uint64_t>(epoch));
@@ -104,7 +95,7 @@ std::vector<size_t> Loader::epoch_order(int64_t epoch) const {
 }
 
 void Loader::add_sample(size_t i, Pending& rows) const {
-    const Sample& s = samples_[i];
+    const Sample s = samples_->get(i);  // its own errors name the file and the sample
     try {
         Sequence chosen = build_sequence(s.messages, tok_, config_.sequence);
         std::optional<Sequence> rejected;

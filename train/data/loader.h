@@ -1,6 +1,8 @@
 // The batching loader: shuffles with a seed per epoch, builds sequences (sequence.h), decodes and
 // preprocesses images, pads to batches (batch.h). One background thread does all of this, up to
-// `prefetch` batches ahead, so the training step does not wait on disk or decoding.
+// `prefetch` batches ahead, so the training step does not wait on disk or decoding. Samples come
+// from a SampleSource (sample_source.h): in memory, or read from the JSON files on demand; the
+// order, batches and errors depend only on the samples, not on where they are held.
 //
 // Bad samples (a missing or undecodable image, text that does not fit): by default the error
 // reaches next() naming the sample id and path; with skip_bad the sample is counted and replaced
@@ -10,6 +12,7 @@
 #include "data/batch.h"
 #include "data/conversation.h"
 #include "data/preprocess.h"
+#include "data/sample_source.h"
 #include "data/sequence.h"
 #include "text/tokenizer.h"
 
@@ -45,6 +48,8 @@ class Loader {
 public:
     // The tokenizer must outlive the loader and hold <image> when any sample has an image.
     // Samples are all conversations or all preference pairs. Starts the worker thread.
+    Loader(std::unique_ptr<const SampleSource> samples, const text::Tokenizer& tok, LoaderConfig config);
+    // Samples held in memory (SampleVector): small sets and tests.
     Loader(std::vector<Sample> samples, const text::Tokenizer& tok, LoaderConfig config);
     ~Loader();
     Loader(const Loader&) = delete;
@@ -57,7 +62,7 @@ public:
     // Bad samples skipped in the batches handed out so far (the worker's look-ahead is not counted).
     int64_t skipped() const { return skipped_; }
     const std::string& last_skip_reason() const { return last_skip_reason_; }
-    int64_t size() const { return static_cast<int64_t>(samples_.size()); }
+    int64_t size() const { return static_cast<int64_t>(samples_->size()); }
 
 private:
     struct Item {
@@ -83,7 +88,7 @@ private:
     Batch assemble(const Pending& rows) const;
     bool push(Item item);  // false when the loader is stopping
 
-    const std::vector<Sample> samples_;
+    const std::unique_ptr<const SampleSource> samples_;
     const text::Tokenizer& tok_;
     const LoaderConfig config_;
     const bool preference_;

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "data/conversation.h"
+#include "data/indexed_samples.h"
 #include "data/tokenizer_corpus.h"
 #include "data/world.h"
 
@@ -43,8 +43,9 @@ std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::To
                                           const models::VisionConfig& vision) {
     data::LoadOptions load;
     load.skip_bad = spec.skip_bad;
-    std::vector<data::Sample> samples = spec.preference ? data::load_preferences(spec.files, load)
-                                                        : data::load_conversations(spec.files, load);
+    // Indexed rather than loaded: memory holds 16 bytes a sample, and the data order is the same.
+    auto samples = std::make_unique<data::IndexedSamples>(
+        spec.files, spec.preference ? data::SampleKind::preference : data::SampleKind::conversation, load);
     data::LoaderConfig config;
     config.batch_size = spec.batch_size;
     config.seed = spec.seed;
