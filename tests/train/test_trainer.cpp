@@ -18,6 +18,7 @@
 #include "trainer/losses.h"
 #include "trainer/progress.h"
 #include "trainer/stages.h"
+#include "trainer/vision_pretrain.h"
 
 namespace mod::train {
 namespace {
@@ -187,6 +188,31 @@ TEST_F(Stages, GradientAccumulationTakesSeveralBatchesPerStep) {
     // 2 optimizer steps x 3 micro-batches x 4 samples, in the first epoch's order.
     EXPECT_NE(state.find("\"position\": 24"), std::string::npos) << state;
     EXPECT_NE(state.find("\"step\": 2"), std::string::npos) << state;
+}
+
+TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
+    TrainOptions o = options("teacher", "vision");
+    o.batch_size = 8;
+    Generator gen(0);
+    models::ClipVisionModel vision(o.family.vision, gen);
+    const VisionPretrainReport r = pretrain_vision(vision, o, 40);
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss);
+    for (double acc : {r.shape_accuracy, r.colour_accuracy, r.text_accuracy}) {
+        EXPECT_GE(acc, 0.0);
+        EXPECT_LE(acc, 1.0);
+    }
+    // stage=teacher runs it before the SFT when vision_steps > 0.
+    o.vision_steps = 3;
+    ASSERT_TRUE(run_stage(o));
+    EXPECT_TRUE(std::filesystem::exists(dir_->str("vision/final/model.safetensors")));
+    // A world without scene truth is a clear error naming the file.
+    o.data = dir_->str("no-world");
+    try {
+        pretrain_vision(vision, o, 1);
+        FAIL();
+    } catch (const data::DataError& e) {
+        EXPECT_NE(std::string(e.what()).find("no-world/train/scenes.jsonl"), std::string::npos) << e.what();
+    }
 }
 
 TEST_F(Stages, BadOptionsAreClearErrors) {

@@ -8,6 +8,7 @@
 #include "autograd/grad_mode.h"
 #include "core/elementwise.h"
 #include "trainer/batch_tensors.h"
+#include "trainer/vision_pretrain.h"
 #include "trainer/checkpoint.h"
 #include "trainer/eval.h"
 #include "trainer/losses.h"
@@ -131,6 +132,9 @@ bool run_teacher(const TrainOptions& o) {
     Generator gen(o.seed);
     models::LlavaModel teacher(with_tokenizer(o.family.teacher_mllm(), s.tok), gen);
     place(teacher, o);
+    // A resumed SFT has the pretrained encoder in its checkpoint already.
+    if (o.vision_steps > 0 && !fs::exists(checkpoint_dir(join(o.out, "sft"))))
+        pretrain_vision(*teacher.model->vision_tower->vision_tower, o, o.vision_steps);
     Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
             o.steps, nullptr, nullptr};
     job.step = sft_step(teacher);

@@ -1,0 +1,221 @@
+#include "trainer/vision_pretrain.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "autograd/grad_mode.h"
+#include "core/elementwise.h"
+#include "core/index.h"
+#include "core/random.h"
+#include "core/loss.h"
+#include "core/reduce.h"
+#include "data/errors.h"
+#include "data/image_io.h"
+#include "data/scene.h"
+#include "nn/linear.h"
+#include "nn/optim.h"
+#include "trainer/progress.h"
+#include "trainer/workspace.h"
+
+namespace mod::train {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kCells = data::kGrid * data::kGrid;
+constexpr int kChars = 36;        // [A-Z0-9]
+constexpr int kTextSlots = 3;     // a text object holds 1-3 characters
+constexpr int64_t kIgnore = -100;
+
+// Classes of each attribute; class 0 is "empty cell" (or "no character").
+constexpr int kShapeClasses = 1 + data::kShapeKinds + 1;  // + text
+constexpr int kColourClasses = 1 + data::kColours;
+constexpr int kSizeClasses = 3;
+constexpr int kCharClasses = 1 + kChars;
+constexpr int kPerCell = kShapeClasses + kColourClasses + kSizeClasses + kTextSlots * kCharClasses;
+
+// Labels of one cell: shape, colour, size and three characters (ignored unless text).
+struct CellLabels {
+    int64_t shape = 0, colour = 0, size = 0;
+    int64_t chars[kTextSlots] = {kIgnore, kIgnore, kIgnore};
+};
+
+struct LabelledImage {
+    std::string path;
+    CellLabels cells[kCells];
+};
+
+int64_t char_class(char c) { return c >= 'A' && c <= 'Z' ? 1 + (c - 'A') : 1 + 26 + (c - '0'); }
+
+LabelledImage labelled(const std::string& dir, const nlohmann::json& line, const std::string& where) {
+    LabelledImage out;
+    out.path = (fs::path(dir) / line.at("image").get<std::string>()).string();
+    const data::Scene scene = data::scene_from_json(line.at("scene"), where);
+    for (const data::Object& o : scene.objects) {
+        CellLabels& c = out.cells[o.row * data::kGrid + o.col];
+        c.shape = 1 + static_cast<int64_t>(o.shape);
+        c.colour = 1 + static_cast<int64_t>(o.colour);
+        c.size = 1 + static_cast<int64_t>(o.size);
+        if (o.shape == data::Shape::text)
+            for (int k = 0; k < kTextSlots; ++k)
+                c.chars[k] = k < static_cast<int>(o.text.size()) ? char_class(o.text[k]) : 0;
+    }
+    return out;
+}
+
+// Every image of <split>/scenes.jsonl with its cell labels.
+std::vector<LabelledImage> read_split(const std::string& data_dir, const std::string& split) {
+    const std::string dir = (fs::path(data_dir) / split).string(), path = dir + "/scenes.jsonl";
+    std::ifstream in(path);
+    if (!in) throw data::DataError("[vision] " + path + ": cannot open (a world made by make_world has it)");
+    std::vector<LabelledImage> images;
+    std::string text;
+    for (int64_t line = 1; std::getline(in, text); ++line) {
+        if (text.empty()) continue;
+        const std::string where = path + ":" + std::to_string(line);
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(text);
+            images.push_back(labelled(dir, j, where));
+        } catch (const nlohmann::json::exception& e) {
+            throw data::JsonError("[vision] " + where + ": " + e.what());
+        }
+    }
+    if (images.empty()) throw data::DataError("[vision] " + path + ": no scenes");
+    return images;
+}
+
+struct Batch {
+    Tensor pixels;                      // (B, 3, S, S)
+    std::vector<int64_t> targets[4];    // shape, colour, size, chars: (B * cells [* slots])
+};
+
+Batch make_batch(const std::vector<LabelledImage>& images, const std::vector<int64_t>& picks,
+                 const models::VisionConfig& vision, Device device) {
+    const int64_t B = static_cast<int64_t>(picks.size()), S = vision.image_size;
+    Tensor pixels = Tensor::empty({B, 3, S, S});
+    const data::PreprocessConfig pre = preprocess_config(vision);
+    Batch batch;
+    for (int64_t b = 0; b < B; ++b) {
+        const LabelledImage& im = images[picks[b]];
+        data::preprocess_image(data::read_image(im.path), pre, pixels.data<float>() + b * 3 * S * S);
+        for (const CellLabels& c : im.cells) {
+            batch.targets[0].push_back(c.shape);
+            batch.targets[1].push_back(c.colour);
+            batch.targets[2].push_back(c.size);
+            for (int64_t ch : c.chars) batch.targets[3].push_back(ch);
+        }
+    }
+    batch.pixels = pixels.to(device);
+    return batch;
+}
+
+// The read-out's logits of one attribute: columns [begin, begin + classes) of each cell,
+// as (B * cells * slots, classes).
+Tensor attribute_logits(const Tensor& logits, int64_t begin, int64_t classes, int64_t slots) {
+    const int64_t B = logits.size(0);
+    return logits.view({B, kCells, kPerCell}).narrow(2, begin, classes * slots).reshape({B * kCells * slots, classes});
+}
+
+struct Attribute {
+    const char* name;
+    int64_t begin, classes, slots;
+};
+const Attribute kAttributes[4] = {{"shape", 0, kShapeClasses, 1},
+                                  {"colour", kShapeClasses, kColourClasses, 1},
+                                  {"size", kShapeClasses + kColourClasses, kSizeClasses, 1},
+                                  {"text", kShapeClasses + kColourClasses + kSizeClasses, kCharClasses, kTextSlots}};
+
+// Sum of the four attributes' mean cross-entropies.
+Tensor readout_loss(const Tensor& logits, const Batch& batch, Terms* terms) {
+    Tensor total;
+    for (int a = 0; a < 4; ++a) {
+        const Attribute& at = kAttributes[a];
+        const std::vector<int64_t>& t = batch.targets[a];
+        const bool any = std::any_of(t.begin(), t.end(), [](int64_t v) { return v != kIgnore; });
+        if (!any) continue;  // no text object in the batch
+        Tensor ce = cross_entropy(attribute_logits(logits, at.begin, at.classes, at.slots),
+                                  Tensor::from_vector<int64_t>(t, {static_cast<int64_t>(t.size())}).to(logits.device()),
+                                  kIgnore);
+        if (terms) terms->emplace_back(at.name, ce.item());
+        total = total.defined() ? total + ce : ce;
+    }
+    return total;
+}
+
+}  // namespace
+
+VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, const TrainOptions& o, int64_t steps) {
+    const models::VisionConfig& vc = vision.vision_model->config;
+    const std::vector<LabelledImage> train_images = read_split(o.data, "train");
+    Generator gen(o.seed ^ 0x5eedULL);
+    nn::Linear readout(vc.num_patches() * vc.hidden_size, kCells * kPerCell, true, gen);
+    readout.to(o.device);
+    vision.set_requires_grad("*", true);
+    nn::NamedTensors params = vision.named_parameters("vision.");
+    for (auto& p : readout.named_parameters("readout.")) params.push_back(p);
+    AdamW opt(params, AdamWOptions{o.lr});
+    const CosineSchedule schedule{o.lr, CosineSchedule::warmup_for(steps, o.warmup_ratio), steps};
+    const int64_t B = o.batch_size;
+    auto logits_of = [&](const Tensor& pixels) {
+        const Tensor feats = vision.forward(pixels);  // (B, P, Dv)
+        return readout.forward(feats.reshape({feats.size(0), -1}));
+    };
+
+    VisionPretrainReport report;
+    Progress progress("vision", 0, steps, o.log_every);
+    for (int64_t step = 0; step < steps; ++step) {
+        std::vector<int64_t> picks(B);
+        const std::vector<double> u = rand({B}, gen, DType::F64).to_vector<double>();
+        for (int64_t b = 0; b < B; ++b) picks[b] = static_cast<int64_t>(u[b] * train_images.size()) % train_images.size();
+        const Batch batch = make_batch(train_images, picks, vc, o.device);
+        opt.set_lr(schedule.lr_at(step));
+        opt.zero_grad();
+        Terms terms;
+        Tensor loss = readout_loss(logits_of(batch.pixels), batch, &terms);
+        loss.backward();
+        clip_grad_norm(params, 1.0);
+        opt.step();
+        const double l = loss.item();
+        if (step == 0) report.first_loss = l;
+        report.last_loss = l;
+        terms.insert(terms.begin(), {"loss", l});
+        progress.update(step + 1, terms, schedule.lr_at(step), B * (vc.num_patches() + 1));  // ViT tokens
+    }
+    progress.finish();
+
+    // Held-out accuracy per attribute (a cell counts when its label is not ignored).
+    NoGradGuard no_grad;
+    const std::vector<LabelledImage> test_images = read_split(o.data, "test");
+    int64_t right[4] = {0, 0, 0, 0}, total[4] = {0, 0, 0, 0};
+    for (size_t first = 0; first < test_images.size(); first += B) {
+        std::vector<int64_t> picks;
+        for (size_t i = first; i < std::min(test_images.size(), first + B); ++i) picks.push_back(static_cast<int64_t>(i));
+        const Batch batch = make_batch(test_images, picks, vc, o.device);
+        const Tensor logits = logits_of(batch.pixels);
+        for (int a = 0; a < 4; ++a) {
+            const Attribute& at = kAttributes[a];
+            const std::vector<int64_t> guess =
+                argmax(attribute_logits(logits, at.begin, at.classes, at.slots), 1).to_vector<int64_t>();
+            for (size_t i = 0; i < guess.size(); ++i) {
+                if (batch.targets[a][i] == kIgnore) continue;
+                ++total[a];
+                right[a] += guess[i] == batch.targets[a][i];
+            }
+        }
+    }
+    auto rate = [&](int a) { return total[a] ? double(right[a]) / double(total[a]) : 0.0; };
+    report.shape_accuracy = rate(0);
+    report.colour_accuracy = rate(1);
+    report.text_accuracy = rate(3);
+    std::fprintf(stderr, "train_mod: vision pretraining: loss %.3f -> %.3f; held-out cells: shape %.1f%%, colour %.1f%%, "
+                         "size %.1f%%, characters %.1f%%\n",
+                 report.first_loss, report.last_loss, 100 * rate(0), 100 * rate(1), 100 * rate(2), 100 * rate(3));
+    return report;
+}
+
+}  // namespace mod::train

@@ -1,0 +1,29 @@
+// Vision pretraining on the world's scene truth, before the teacher's SFT.
+//
+// A released teacher comes with a pretrained vision encoder (CLIP); ours starts from random
+// weights, and through the language model alone its gradient is too weak and too indirect
+// to find small objects on textured backgrounds. This phase stands in for that pretraining:
+// a linear read-out of all patch features predicts, for each cell of the world's 3x3 grid,
+// the shape (or none), the colour, the size and the characters of a text object, with a
+// cross-entropy per attribute. The read-out is dropped afterwards; the ViT keeps what it
+// learned. The phase is short and is not checkpointed: an interrupted run repeats it.
+#pragma once
+
+#include <string>
+
+#include "models/clip_vision.h"
+#include "trainer/options.h"
+
+namespace mod::train {
+
+struct VisionPretrainReport {
+    double first_loss = 0, last_loss = 0;
+    // Held-out accuracy over the test scenes' cells, per attribute.
+    double shape_accuracy = 0, colour_accuracy = 0, text_accuracy = 0;
+};
+
+// Trains `vision` (on o.device) for `steps` steps of o.batch_size images from
+// <o.data>/train/scenes.jsonl, then scores <o.data>/test/scenes.jsonl.
+VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, const TrainOptions& o, int64_t steps);
+
+}  // namespace mod::train
