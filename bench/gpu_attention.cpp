@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
-#include "bench/timing.h"
+#include "bench/gpu_timing.h"
 #include "core/attention.h"
 #include "core/elementwise.h"
 #include "core/random.h"
@@ -27,15 +27,9 @@
 namespace {
 
 using namespace mod;
+using bench::seconds_on_gpu;
 
 const Device kGpu = Device::cuda(0);
-
-double seconds_on_gpu(const std::function<void()>& run, int reps) {
-    return bench::median_seconds([&] {
-        run();
-        cuda::synchronize(0);
-    }, reps);
-}
 
 struct AttentionShape {
     const char* label;

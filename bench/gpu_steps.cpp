@@ -19,7 +19,7 @@
 
 #include "autograd/grad_mode.h"
 #include "bench/flops.h"
-#include "bench/timing.h"
+#include "bench/gpu_timing.h"
 #include "core/loss.h"
 #include "core/matmul.h"
 #include "core/profile.h"
@@ -31,15 +31,9 @@
 namespace {
 
 using namespace mod;
+using bench::seconds_on_gpu;
 
 const Device kGpu = Device::cuda(0);
-
-double seconds_on_gpu(const std::function<void()>& run, int reps) {
-    return bench::median_seconds([&] {
-        run();
-        cuda::synchronize(0);
-    }, reps);
-}
 
 // The card's bf16 tensor-core rate through our matmul: an 8192^3 product.
 double measured_bf16_tflops() {

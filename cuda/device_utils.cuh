@@ -121,6 +121,13 @@ inline unsigned blocks_for(int64_t n) {
     return static_cast<unsigned>(b < 65536 ? (b > 0 ? b : 1) : 65536);
 }
 
+// Row kernels run one block per row and loop over rows with a grid stride, so any number of
+// rows fits a grid of at most `cap` blocks.
+constexpr int64_t kMaxRowBlocks = 65535;
+inline unsigned row_blocks(int64_t rows, int64_t cap = kMaxRowBlocks) {
+    return static_cast<unsigned>(rows < 1 ? 1 : (rows < cap ? rows : cap));
+}
+
 #define MOD_GRID_STRIDE(i, n) \
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(blockDim.x) * gridDim.x)
 

@@ -17,13 +17,6 @@ namespace mod::cuda {
 
 namespace {
 
-// Row kernels loop over rows with a grid stride, so any number of rows fits the grid.
-constexpr int64_t kMaxRowBlocks = 65535;
-
-unsigned row_blocks(int64_t rows) {
-    return static_cast<unsigned>(std::max<int64_t>(1, std::min(rows, kMaxRowBlocks)));
-}
-
 // The factor exp(m - mx) that moves a partial sum taken relative to max m onto max mx >= m;
 // an empty part (m = -inf) contributes nothing, where exp(-inf - -inf) would be NaN.
 template <typename A>

@@ -22,13 +22,6 @@ namespace {
 // the GPU, few enough that the final column sums are short. A constant (not the SM count)
 // keeps the summation order, and so the result, the same on every GPU.
 constexpr int64_t kPartialBlocks = 512;
-// Row kernels loop over rows with a grid stride, so any number of rows fits the grid.
-constexpr int64_t kMaxRowBlocks = 65535;
-
-unsigned row_blocks(int64_t rows, int64_t cap) {
-    return static_cast<unsigned>(std::max<int64_t>(1, std::min(rows, cap)));
-}
-
 // ptr<T> of an optional tensor: null when undefined.
 template <typename T>
 T* ptr_or_null(const Tensor& t) {
@@ -133,7 +126,7 @@ NormOutput norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     if (rows == 0) return out;
     dispatch_device_float(x.dtype(), op, [&](auto z) {
         using T = decltype(z);
-        const unsigned grid = row_blocks(rows, kMaxRowBlocks);
+        const unsigned grid = row_blocks(rows);
         norm_forward_kernel<T, kLayer><<<grid, kThreads, 0, stream(dev.index)>>>(
             ptr<T>(x), ptr_or_null<T>(weight), ptr_or_null<T>(bias), ptr<T>(out.y), ptr_or_null<T>(out.mean),
             ptr<T>(out.rstd), rows, D, static_cast<acc_t<T>>(eps));

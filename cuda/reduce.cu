@@ -14,9 +14,6 @@ namespace mod::cuda {
 
 namespace {
 
-// One block per row, at most as many blocks as the grid-stride launches use.
-unsigned row_blocks(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>(rows, 65536)); }
-
 // ---- sum ----
 
 // x (rows, R) -> out (rows,): out[r] = sum_i x[r, i].

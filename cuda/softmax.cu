@@ -16,9 +16,6 @@ namespace mod::cuda {
 
 namespace {
 
-// One block per row, at most as many blocks as the grid-stride launches use.
-unsigned row_blocks(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>(rows, 65536)); }
-
 // ---- the row max and sum of exp(x - max), in one pass ----
 
 template <typename A>

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "core/random.h"
 #include "core/tensor.h"
@@ -65,6 +67,53 @@ inline ::testing::AssertionResult all_close(const Tensor& gpu_result, const Tens
     return ::testing::AssertionSuccess();
 }
 
+
+// Equal leaves holding `values` on the CPU and on the GPU, each requiring grad (the GPU one a
+// leaf of its own: .to is differentiable). With `transposed`, each is the transposed view
+// (last two dims) of a contiguous tensor, so the kernels see strided input.
+struct Leaves {
+    Tensor cpu, gpu;
+};
+inline Leaves leaves(const Tensor& values, bool transposed = false) {
+    if (!transposed) return {values.detach().requires_grad_(), values.to(gpu()).detach().requires_grad_()};
+    Tensor base = values.transpose(-1, -2).contiguous();
+    return {base.detach().transpose(-1, -2).requires_grad_(),
+            base.to(gpu()).detach().transpose(-1, -2).requires_grad_()};
+}
+inline Leaves random_leaves(const Shape& shape, uint64_t seed, DType dtype = DType::F32, double scale = 1.0) {
+    return leaves(randn_cpu(shape, seed, dtype, scale));
+}
+
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 }  // namespace mod::testing
 
 #define EXPECT_GPU_CLOSE(gpu_result, cpu_result, tol) EXPECT_TRUE(::mod::testing::all_close(gpu_result, cpu_result, tol))
+
+namespace mod::testing {
+
+// Runs fn on the CPU leaves and on their GPU twins, backpropagates one random upstream
+// gradient through both, and compares the outputs and every input's gradient (with the
+// output dtype's tolerance unless one is given).
+inline void expect_parity(const Fn& fn, const std::vector<Leaves>& inputs, uint64_t seed) {
+    std::vector<Tensor> on_cpu, on_gpu;
+    for (const Leaves& l : inputs) {
+        on_cpu.push_back(l.cpu);
+        on_gpu.push_back(l.gpu);
+    }
+    Tensor y_cpu = fn(on_cpu), y_gpu = fn(on_gpu);
+    ASSERT_TRUE(y_gpu.device().is_cuda());
+    const Tolerance tol = tolerance_for(y_cpu.dtype());
+    EXPECT_GPU_CLOSE(y_gpu, y_cpu, tol);
+    Tensor dy = randn_cpu(y_cpu.shape(), seed, y_cpu.dtype());
+    y_cpu.backward(dy);
+    y_gpu.backward(dy.to(gpu()));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        SCOPED_TRACE("gradient of input " + std::to_string(i));
+        ASSERT_EQ(on_gpu[i].grad().defined(), on_cpu[i].grad().defined());
+        if (on_cpu[i].grad().defined()) {
+            EXPECT_GPU_CLOSE(on_gpu[i].grad(), on_cpu[i].grad(), tol);
+        }
+    }
+}
+
+}  // namespace mod::testing

@@ -16,45 +16,12 @@ namespace {
 using testing::gpu;
 using testing::randn_cpu;
 using testing::tolerance_for;
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+using testing::expect_parity;
+using testing::Fn;
+using testing::leaves;
+using testing::Leaves;
 
 const DType kFloatDTypes[] = {DType::F32, DType::F64};
-
-// Equal leaves holding `values` on the CPU and on the GPU. With `transposed`, each is the
-// transposed view (last two dims) of a contiguous tensor, so the kernels see strided input.
-struct Leaves {
-    Tensor cpu, gpu;
-};
-Leaves leaves(const Tensor& values, bool transposed = false) {
-    if (!transposed) return {values.detach().requires_grad_(), values.to(gpu()).detach().requires_grad_()};
-    Tensor base = values.transpose(-1, -2).contiguous();
-    return {base.detach().transpose(-1, -2).requires_grad_(),
-            base.to(gpu()).detach().transpose(-1, -2).requires_grad_()};
-}
-
-// Runs fn on the CPU leaves and on their GPU twins, backpropagates one random upstream
-// gradient through both, and compares the outputs and every input's gradient.
-void expect_parity(const Fn& fn, const std::vector<Leaves>& inputs, uint64_t seed) {
-    std::vector<Tensor> on_cpu, on_gpu;
-    for (const Leaves& l : inputs) {
-        on_cpu.push_back(l.cpu);
-        on_gpu.push_back(l.gpu);
-    }
-    Tensor y_cpu = fn(on_cpu), y_gpu = fn(on_gpu);
-    ASSERT_TRUE(y_gpu.device().is_cuda());
-    const testing::Tolerance tol = tolerance_for(y_cpu.dtype());
-    EXPECT_GPU_CLOSE(y_gpu, y_cpu, tol);
-    Tensor dy = randn_cpu(y_cpu.shape(), seed, y_cpu.dtype());
-    y_cpu.backward(dy);
-    y_gpu.backward(dy.to(gpu()));
-    for (size_t i = 0; i < inputs.size(); ++i) {
-        SCOPED_TRACE("gradient of input " + std::to_string(i));
-        ASSERT_EQ(on_gpu[i].grad().defined(), on_cpu[i].grad().defined());
-        if (on_cpu[i].grad().defined()) {
-            EXPECT_GPU_CLOSE(on_gpu[i].grad(), on_cpu[i].grad(), tol);
-        }
-    }
-}
 
 // Values in [0.5, inf): the domain of log, sqrt, rsqrt and a fractional pow, and divisors
 // far from 0.

@@ -14,18 +14,10 @@ namespace {
 
 using testing::gpu;
 using testing::randn_cpu;
+using testing::random_leaves;
+using testing::Leaves;
 using testing::Tolerance;
 using testing::tolerance_for;
-
-struct Leaf {
-    Tensor cpu, cuda;
-};
-
-// A CPU leaf requiring grad and its CUDA copy, a leaf of its own (.to is differentiable).
-Leaf make_leaf(const Shape& shape, uint64_t seed, DType dtype) {
-    Tensor c = randn_cpu(shape, seed, dtype).requires_grad_();
-    return {c, c.to(gpu()).detach().requires_grad_()};
-}
 
 // Uniform int64 indices in [0, n) of `shape`.
 Tensor random_index(const Shape& shape, int64_t n, uint64_t seed) {
@@ -53,12 +45,12 @@ TEST(CudaIndex, EmbeddingMatchesCpu) {
     MOD_REQUIRE_GPU();
     for (DType dtype : {DType::F32, DType::F64}) {
         SCOPED_TRACE(dtype_name(dtype));
-        Leaf w = make_leaf({50, 24}, 1, dtype);
+        Leaves w = random_leaves({50, 24}, 1, dtype);
         Tensor ids = random_index({3, 40}, 50, 2);  // 120 ids over 50 rows: rows repeat
-        Tensor e_cpu = embedding(w.cpu, ids), e_gpu = embedding(w.cuda, ids.to(gpu()));
+        Tensor e_cpu = embedding(w.cpu, ids), e_gpu = embedding(w.gpu, ids.to(gpu()));
         EXPECT_GPU_CLOSE(e_gpu, e_cpu, tolerance_for(dtype));
         backward_both(e_cpu, e_gpu, 3);
-        EXPECT_GPU_CLOSE(w.cuda.grad(), w.cpu.grad(), added_tolerance(dtype));
+        EXPECT_GPU_CLOSE(w.gpu.grad(), w.cpu.grad(), added_tolerance(dtype));
     }
 }
 
@@ -67,12 +59,12 @@ TEST(CudaIndex, IndexSelectMatchesCpu) {
     for (DType dtype : {DType::F32, DType::F64}) {
         for (int64_t dim : {0, 1, 2}) {
             SCOPED_TRACE(std::string(dtype_name(dtype)) + " dim " + std::to_string(dim));
-            Leaf x = make_leaf({4, 6, 5}, 4, dtype);
+            Leaves x = random_leaves({4, 6, 5}, 4, dtype);
             Tensor idx = random_index({9}, x.cpu.size(dim), 5);
-            Tensor y_cpu = index_select(x.cpu, dim, idx), y_gpu = index_select(x.cuda, dim, idx.to(gpu()));
+            Tensor y_cpu = index_select(x.cpu, dim, idx), y_gpu = index_select(x.gpu, dim, idx.to(gpu()));
             EXPECT_GPU_CLOSE(y_gpu, y_cpu, tolerance_for(dtype));
             backward_both(y_cpu, y_gpu, 6);
-            EXPECT_GPU_CLOSE(x.cuda.grad(), x.cpu.grad(), added_tolerance(dtype));
+            EXPECT_GPU_CLOSE(x.gpu.grad(), x.cpu.grad(), added_tolerance(dtype));
         }
     }
 }
@@ -82,17 +74,17 @@ TEST(CudaIndex, IndexAddMatchesCpu) {
     for (DType dtype : {DType::F32, DType::F64}) {
         for (int64_t dim : {0, 1, 2}) {
             SCOPED_TRACE(std::string(dtype_name(dtype)) + " dim " + std::to_string(dim));
-            Leaf x = make_leaf({5, 6, 3}, 7, dtype);
+            Leaves x = random_leaves({5, 6, 3}, 7, dtype);
             Shape src_shape = x.cpu.shape();
             src_shape[dim] = 11;
-            Leaf src = make_leaf(src_shape, 8, dtype);
+            Leaves src = random_leaves(src_shape, 8, dtype);
             Tensor idx = random_index({11}, x.cpu.size(dim), 9);
             Tensor y_cpu = index_add(x.cpu, dim, idx, src.cpu);
-            Tensor y_gpu = index_add(x.cuda, dim, idx.to(gpu()), src.cuda);
+            Tensor y_gpu = index_add(x.gpu, dim, idx.to(gpu()), src.gpu);
             EXPECT_GPU_CLOSE(y_gpu, y_cpu, added_tolerance(dtype));
             backward_both(y_cpu, y_gpu, 10);
-            EXPECT_GPU_CLOSE(x.cuda.grad(), x.cpu.grad(), tolerance_for(dtype));
-            EXPECT_GPU_CLOSE(src.cuda.grad(), src.cpu.grad(), tolerance_for(dtype));
+            EXPECT_GPU_CLOSE(x.gpu.grad(), x.cpu.grad(), tolerance_for(dtype));
+            EXPECT_GPU_CLOSE(src.gpu.grad(), src.cpu.grad(), tolerance_for(dtype));
         }
     }
 }
@@ -102,14 +94,14 @@ TEST(CudaIndex, GatherMatchesCpu) {
     for (DType dtype : {DType::F32, DType::F64}) {
         for (int64_t dim : {0, 1, 2}) {
             SCOPED_TRACE(std::string(dtype_name(dtype)) + " dim " + std::to_string(dim));
-            Leaf x = make_leaf({4, 7, 3}, 11, dtype);
+            Leaves x = random_leaves({4, 7, 3}, 11, dtype);
             Shape idx_shape = x.cpu.shape();
             idx_shape[dim] = 5;
             Tensor idx = random_index(idx_shape, x.cpu.size(dim), 12);
-            Tensor y_cpu = gather(x.cpu, dim, idx), y_gpu = gather(x.cuda, dim, idx.to(gpu()));
+            Tensor y_cpu = gather(x.cpu, dim, idx), y_gpu = gather(x.gpu, dim, idx.to(gpu()));
             EXPECT_GPU_CLOSE(y_gpu, y_cpu, tolerance_for(dtype));
             backward_both(y_cpu, y_gpu, 13);
-            EXPECT_GPU_CLOSE(x.cuda.grad(), x.cpu.grad(), added_tolerance(dtype));
+            EXPECT_GPU_CLOSE(x.gpu.grad(), x.cpu.grad(), added_tolerance(dtype));
         }
     }
 }
@@ -119,17 +111,17 @@ TEST(CudaIndex, ScatterAddMatchesCpu) {
     for (DType dtype : {DType::F32, DType::F64}) {
         for (int64_t dim : {0, 1, 2}) {
             SCOPED_TRACE(std::string(dtype_name(dtype)) + " dim " + std::to_string(dim));
-            Leaf x = make_leaf({4, 7, 3}, 14, dtype);
+            Leaves x = random_leaves({4, 7, 3}, 14, dtype);
             Shape idx_shape = x.cpu.shape();
             idx_shape[dim] = 9;
             Tensor idx = random_index(idx_shape, x.cpu.size(dim), 15);
-            Leaf src = make_leaf(idx_shape, 16, dtype);
+            Leaves src = random_leaves(idx_shape, 16, dtype);
             Tensor y_cpu = scatter_add(x.cpu, dim, idx, src.cpu);
-            Tensor y_gpu = scatter_add(x.cuda, dim, idx.to(gpu()), src.cuda);
+            Tensor y_gpu = scatter_add(x.gpu, dim, idx.to(gpu()), src.gpu);
             EXPECT_GPU_CLOSE(y_gpu, y_cpu, added_tolerance(dtype));
             backward_both(y_cpu, y_gpu, 17);
-            EXPECT_GPU_CLOSE(x.cuda.grad(), x.cpu.grad(), tolerance_for(dtype));
-            EXPECT_GPU_CLOSE(src.cuda.grad(), src.cpu.grad(), tolerance_for(dtype));
+            EXPECT_GPU_CLOSE(x.gpu.grad(), x.cpu.grad(), tolerance_for(dtype));
+            EXPECT_GPU_CLOSE(src.gpu.grad(), src.cpu.grad(), tolerance_for(dtype));
         }
     }
 }

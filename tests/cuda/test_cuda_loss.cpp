@@ -13,18 +13,10 @@ namespace {
 
 using testing::gpu;
 using testing::randn_cpu;
+using testing::random_leaves;
+using testing::Leaves;
 using testing::Tolerance;
 using testing::tolerance_for;
-
-struct Leaf {
-    Tensor cpu, cuda;
-};
-
-// A CPU leaf requiring grad and its CUDA copy, a leaf of its own (.to is differentiable).
-Leaf make_leaf(const Shape& shape, uint64_t seed, DType dtype, double scale) {
-    Tensor c = randn_cpu(shape, seed, dtype, scale).requires_grad_();
-    return {c, c.to(gpu()).detach().requires_grad_()};
-}
 
 // Softmax gradients are O(1/V) per entry: a fixed absolute floor would accept a wrong (even
 // zero) gradient, so the floor scales with the largest entry of the CPU result.
@@ -55,15 +47,15 @@ void check_cross_entropy(int64_t N, int64_t V, int64_t ignore_every, double smoo
                  " ignore_every=" + std::to_string(ignore_every) + " smoothing=" + std::to_string(smoothing));
     const int64_t ignore_index = -7;
     // Scale 4: the row maxima move a lot while a row is read, exercising the online rescaling.
-    Leaf z = make_leaf({N, V}, 11, dtype, 4.0);
+    Leaves z = random_leaves({N, V}, 11, dtype, 4.0);
     Tensor t = make_targets(N, V, ignore_every, ignore_index);
     Tensor loss_cpu = cross_entropy(z.cpu, t, ignore_index, smoothing);
-    Tensor loss_gpu = cross_entropy(z.cuda, t.to(gpu()), ignore_index, smoothing);
+    Tensor loss_gpu = cross_entropy(z.gpu, t.to(gpu()), ignore_index, smoothing);
     EXPECT_TRUE(loss_gpu.device().is_cuda());
     EXPECT_EQ(loss_gpu.dtype(), dtype);
     EXPECT_GPU_CLOSE(loss_gpu, loss_cpu, tolerance_for(dtype));
     backward_both(loss_cpu, loss_gpu, 0.7);
-    EXPECT_GPU_CLOSE(z.cuda.grad(), z.cpu.grad(), relative_to_max(z.cpu.grad(), dtype));
+    EXPECT_GPU_CLOSE(z.gpu.grad(), z.cpu.grad(), relative_to_max(z.cpu.grad(), dtype));
 }
 
 TEST(CudaLoss, CrossEntropyMatchesCpu) {
@@ -92,13 +84,13 @@ void check_soft(int64_t N, int64_t V, double tau, bool kl, DType dtype) {
                  " N=" + std::to_string(N) + " V=" + std::to_string(V) + " tau=" + std::to_string(tau));
     // Unit-scale logits: dt = p_T (c - mean c) cancels where p_T is near 1, and in float32 the
     // cancellation error grows with the logits' size (c = -log p_S is computed to |z| * 6e-8).
-    Leaf z = make_leaf({N, V}, 21, dtype, 1.0), t = make_leaf({N, V}, 22, dtype, 1.0);
+    Leaves z = random_leaves({N, V}, 21, dtype, 1.0), t = random_leaves({N, V}, 22, dtype, 1.0);
     Tensor loss_cpu = kl ? kl_div(z.cpu, t.cpu, tau) : soft_cross_entropy(z.cpu, t.cpu, tau);
-    Tensor loss_gpu = kl ? kl_div(z.cuda, t.cuda, tau) : soft_cross_entropy(z.cuda, t.cuda, tau);
+    Tensor loss_gpu = kl ? kl_div(z.gpu, t.gpu, tau) : soft_cross_entropy(z.gpu, t.gpu, tau);
     EXPECT_GPU_CLOSE(loss_gpu, loss_cpu, tolerance_for(dtype));
     backward_both(loss_cpu, loss_gpu, 1.3);
-    EXPECT_GPU_CLOSE(z.cuda.grad(), z.cpu.grad(), relative_to_max(z.cpu.grad(), dtype));
-    EXPECT_GPU_CLOSE(t.cuda.grad(), t.cpu.grad(), relative_to_max(t.cpu.grad(), dtype));
+    EXPECT_GPU_CLOSE(z.gpu.grad(), z.cpu.grad(), relative_to_max(z.cpu.grad(), dtype));
+    EXPECT_GPU_CLOSE(t.gpu.grad(), t.cpu.grad(), relative_to_max(t.cpu.grad(), dtype));
 }
 
 TEST(CudaLoss, SoftCrossEntropyMatchesCpu) {
@@ -124,13 +116,13 @@ TEST(CudaLoss, SoftCrossEntropyFrozenTarget) {
     // A teacher's logits need no gradient: only dz is computed, and it matches the CPU.
     for (DType dtype : {DType::F32, DType::F64}) {
         SCOPED_TRACE(dtype_name(dtype));
-        Leaf z = make_leaf({6, 300}, 31, dtype, 2.0);
+        Leaves z = random_leaves({6, 300}, 31, dtype, 2.0);
         Tensor t = randn_cpu({6, 300}, 32, dtype, 2.0);
         Tensor loss_cpu = soft_cross_entropy(z.cpu, t, 2.0);
-        Tensor loss_gpu = soft_cross_entropy(z.cuda, t.to(gpu()), 2.0);
+        Tensor loss_gpu = soft_cross_entropy(z.gpu, t.to(gpu()), 2.0);
         EXPECT_GPU_CLOSE(loss_gpu, loss_cpu, tolerance_for(dtype));
         backward_both(loss_cpu, loss_gpu, 1.0);
-        EXPECT_GPU_CLOSE(z.cuda.grad(), z.cpu.grad(), relative_to_max(z.cpu.grad(), dtype));
+        EXPECT_GPU_CLOSE(z.gpu.grad(), z.cpu.grad(), relative_to_max(z.cpu.grad(), dtype));
     }
 }
 

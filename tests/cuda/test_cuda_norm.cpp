@@ -13,20 +13,12 @@ namespace {
 
 using testing::gpu;
 using testing::randn_cpu;
+using testing::random_leaves;
+using testing::Leaves;
 using testing::Tolerance;
 using testing::tolerance_for;
 
 const Shape kShapes[] = {{3, 5, 96}, {600, 33}, {4, 1000}};
-
-// A CPU leaf requiring grad and its CUDA copy, a leaf of its own (.to is differentiable).
-struct Leaf {
-    Tensor cpu, cuda;
-};
-
-Leaf make_leaf(const Shape& shape, uint64_t seed, DType dtype) {
-    Tensor c = randn_cpu(shape, seed, dtype).requires_grad_();
-    return {c, c.to(gpu()).detach().requires_grad_()};
-}
 
 // Weight and bias gradients add over every row, in another order on the GPU: their
 // rounding error grows like the square root of the row count.
@@ -41,24 +33,24 @@ void check_norm(const Shape& shape, DType dtype, bool rms, bool with_weight, boo
     SCOPED_TRACE(std::string(dtype_name(dtype)) + " " + shape_str(shape) + (rms ? " rms" : " layer") +
                  (with_weight ? " weight" : "") + (with_bias ? " bias" : ""));
     const int64_t D = shape.back(), rows = shape_numel(shape) / D;
-    Leaf x = make_leaf(shape, 1, dtype);
-    Leaf w = with_weight ? make_leaf({D}, 2, dtype) : Leaf{};
-    Leaf b = with_bias ? make_leaf({D}, 3, dtype) : Leaf{};
+    Leaves x = random_leaves(shape, 1, dtype);
+    Leaves w = with_weight ? random_leaves({D}, 2, dtype) : Leaves{};
+    Leaves b = with_bias ? random_leaves({D}, 3, dtype) : Leaves{};
     const double eps = 1e-5;
     Tensor y_cpu = rms ? rms_norm(x.cpu, w.cpu, eps) : layer_norm(x.cpu, w.cpu, b.cpu, eps);
-    Tensor y_gpu = rms ? rms_norm(x.cuda, w.cuda, eps) : layer_norm(x.cuda, w.cuda, b.cuda, eps);
+    Tensor y_gpu = rms ? rms_norm(x.gpu, w.gpu, eps) : layer_norm(x.gpu, w.gpu, b.gpu, eps);
     const Tolerance tol = tolerance_for(dtype);
     EXPECT_GPU_CLOSE(y_gpu, y_cpu, tol);
 
     Tensor dy = randn_cpu(shape, 4, dtype);
     y_cpu.backward(dy);
     y_gpu.backward(dy.to(gpu()));
-    EXPECT_GPU_CLOSE(x.cuda.grad(), x.cpu.grad(), tol);
+    EXPECT_GPU_CLOSE(x.gpu.grad(), x.cpu.grad(), tol);
     if (with_weight) {
-        EXPECT_GPU_CLOSE(w.cuda.grad(), w.cpu.grad(), column_sum_tolerance(dtype, rows));
+        EXPECT_GPU_CLOSE(w.gpu.grad(), w.cpu.grad(), column_sum_tolerance(dtype, rows));
     }
     if (with_bias) {
-        EXPECT_GPU_CLOSE(b.cuda.grad(), b.cpu.grad(), column_sum_tolerance(dtype, rows));
+        EXPECT_GPU_CLOSE(b.gpu.grad(), b.cpu.grad(), column_sum_tolerance(dtype, rows));
     }
 }
 

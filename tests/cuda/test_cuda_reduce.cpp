@@ -20,36 +20,15 @@ namespace {
 using testing::gpu;
 using testing::randn_cpu;
 using testing::tolerance_for;
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+using testing::Fn;
+using testing::leaves;
+using testing::Leaves;
 
 const DType kFloatDTypes[] = {DType::F32, DType::F64};
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Equal leaves holding `values` on the CPU and on the GPU. With `transposed`, each is the
-// transposed view (last two dims) of a contiguous tensor, so the ops see strided input.
-struct Leaves {
-    Tensor cpu, gpu;
-};
-Leaves leaves(const Tensor& values, bool transposed = false) {
-    if (!transposed) return {values.detach().requires_grad_(), values.to(gpu()).detach().requires_grad_()};
-    Tensor base = values.transpose(-1, -2).contiguous();
-    return {base.detach().transpose(-1, -2).requires_grad_(),
-            base.to(gpu()).detach().transpose(-1, -2).requires_grad_()};
-}
-
-// Runs fn on the CPU leaf and on its GPU twin, backpropagates one random upstream gradient
-// through both, and compares the outputs and the gradients.
-void expect_parity(const Fn& fn, const Leaves& input, uint64_t seed) {
-    Tensor y_cpu = fn({input.cpu}), y_gpu = fn({input.gpu});
-    ASSERT_TRUE(y_gpu.device().is_cuda());
-    const testing::Tolerance tol = tolerance_for(y_cpu.dtype());
-    EXPECT_GPU_CLOSE(y_gpu, y_cpu, tol);
-    Tensor dy = randn_cpu(y_cpu.shape(), seed, y_cpu.dtype());
-    y_cpu.backward(dy);
-    y_gpu.backward(dy.to(gpu()));
-    ASSERT_TRUE(input.gpu.grad().defined());
-    EXPECT_GPU_CLOSE(input.gpu.grad(), input.cpu.grad(), tol);
-}
+// Parity for one input.
+void expect_parity(const Fn& fn, const Leaves& input, uint64_t seed) { testing::expect_parity(fn, {input}, seed); }
 
 std::string dims_str(const std::vector<int64_t>& dims, bool keepdim) {
     return "dims " + shape_str(dims) + (keepdim ? " keepdim" : "");
