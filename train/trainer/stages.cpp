@@ -132,9 +132,14 @@ bool run_teacher(const TrainOptions& o) {
     Generator gen(o.seed);
     models::LlavaModel teacher(with_tokenizer(o.family.teacher_mllm(), s.tok), gen);
     place(teacher, o);
-    // A resumed SFT has the pretrained encoder in its checkpoint already.
-    if (o.vision_steps > 0 && !fs::exists(checkpoint_dir(join(o.out, "sft"))))
-        pretrain_vision(*teacher.model->vision_tower->vision_tower, o, o.vision_steps);
+    // A resumed SFT has the pretrained encoder in its checkpoint already. A pretrained encoder
+    // stays frozen through the SFT, as LLaVA keeps its CLIP encoder: trained on through the
+    // language model, its features collapse onto one vector that every image shares.
+    if (o.vision_steps > 0) {
+        if (!fs::exists(checkpoint_dir(join(o.out, "sft"))))
+            pretrain_vision(*teacher.model->vision_tower->vision_tower, o, o.vision_steps);
+        teacher.set_requires_grad("model.vision_tower.*", false);
+    }
     Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
             o.steps, nullptr, nullptr};
     job.step = sft_step(teacher);
