@@ -30,7 +30,7 @@ void declare(data::KeyValueArgs& a) {
     a.add("loss", "dpo", "preference loss: dpo | kto_pair");
     a.add("beta", "0.1", "preference beta");
     a.add("steps", "400", "optimizer steps per phase");
-    a.add("vision_steps", "0", "stage=teacher: steps of vision pretraining on the world's scene truth first (0: none)");
+    a.add("vision_steps", "0", "stage=teacher: steps of vision pretraining on the world's scene truth first, the encoder then frozen (0: none)");
     a.add("batch_size", "16", "samples (pairs for preference) per micro-batch");
     a.add("grad_accum", "1", "micro-batches per optimizer step");
     a.add("lr", "1e-3", "peak learning rate (preference: a tenth of it unless set)");

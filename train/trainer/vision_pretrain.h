@@ -6,7 +6,8 @@
 // a linear read-out of all patch features predicts, for each cell of the world's 3x3 grid,
 // the shape (or none), the colour, the size and the characters of a text object, with a
 // cross-entropy per attribute. The read-out is dropped afterwards; the ViT keeps what it
-// learned. The phase is short and is not checkpointed: an interrupted run repeats it.
+// learned and stays frozen through the SFT (train/trainer/stages.cpp). The phase is short
+// and is not checkpointed: an interrupted run repeats it.
 #pragma once
 
 #include <string>
