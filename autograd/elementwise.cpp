@@ -6,9 +6,9 @@
 
 #include "autograd/node.h"
 #include "core/cpu/elementwise.h"
-#include "core/reduce.h"
 #include "core/dispatch.h"
 #include "core/profile.h"
+#include "core/reduce.h"
 #include "cuda/elementwise.h"
 
 namespace mod {

@@ -3,8 +3,8 @@
 
 #include "autograd/node.h"
 #include "core/cpu/loss.h"
-#include "core/elementwise.h"
 #include "core/dispatch.h"
+#include "core/elementwise.h"
 #include "core/profile.h"
 #include "cuda/loss.h"
 

@@ -4,9 +4,9 @@
 
 #include "autograd/node.h"
 #include "core/cpu/matmul.h"
-#include "core/reduce.h"
 #include "core/dispatch.h"
 #include "core/profile.h"
+#include "core/reduce.h"
 #include "cuda/matmul.h"
 
 namespace mod {

@@ -8,10 +8,10 @@
 
 #include "autograd/node.h"
 #include "core/cpu/copy.h"
-#include "core/reduce.h"
-#include "core/view.h"
 #include "core/dispatch.h"
 #include "core/profile.h"
+#include "core/reduce.h"
+#include "core/view.h"
 #include "cuda/copy.h"
 
 namespace mod {

@@ -5,10 +5,10 @@
 #include <algorithm>
 
 #include "core/cpu/copy.h"
-#include "cuda/memory.h"
 #include "core/dispatch.h"
 #include "core/profile.h"
 #include "cuda/copy.h"
+#include "cuda/memory.h"
 
 namespace mod {
 

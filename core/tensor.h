@@ -150,7 +150,8 @@ Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
 
 namespace mod {
 // The checks every float kernel starts with: t is defined and float32 or float64 (the compute
-// dtypes; bfloat16 is storage, and on CUDA a matmul input). name says which argument in the message.
+// dtypes; bfloat16 is storage, and on CUDA an input of the products and of attention). name says
+// which argument in the message.
 void check_float(const Tensor& t, const char* op, const char* name);
 // Throws DeviceError naming op when a and b are on different devices.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
