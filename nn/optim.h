@@ -71,7 +71,7 @@ public:
     void load_state_dict(const std::map<std::string, Tensor>& state);
 
 protected:
-    // Checks that every parameter is a defined, contiguous float32/float64 CPU leaf that
+    // Checks that every parameter is a defined, contiguous float32/float64 leaf (CPU or CUDA) that
     // requires grad, with a unique name, and listed once (tied weights appear once).
     Optimizer(NamedTensors params, double lr, const char* op);
     // The live state tensors (aliases, not copies), named as in state_dict(), without "step".

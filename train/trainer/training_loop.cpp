@@ -155,10 +155,18 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
             ++s.step;
             continue;
         }
-        if (o.clip > 0) {
-            const double norm = clip_grad_norm(opt.params(), o.clip);
-            shown.emplace_back("grad_norm", norm);
+        // The gradient norm is taken even without clipping: a finite loss can still have NaN or
+        // infinite gradients, and one such step would corrupt every weight it touches.
+        const double norm = clip_grad_norm(opt.params(), o.clip > 0 ? o.clip : INFINITY);
+        if (!std::isfinite(norm)) {
+            MOD_CHECK(o.skip_nonfinite, ValueError, "train_mod", job.name, ": step ", s.step + 1,
+                      ": the gradient norm is not finite; lower lr, or pass skip_nonfinite=true to skip such batches");
+            accumulation = GradAccumulator(o.grad_accum);
+            ++skipped_steps;
+            ++s.step;
+            continue;
         }
+        if (o.clip > 0) shown.emplace_back("grad_norm", norm);
         opt.step();
         ++s.step;
         if (job.router_gen) s.router_offset = job.router_gen->offset();
