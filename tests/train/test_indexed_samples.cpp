@@ -6,8 +6,8 @@
 #include "data/indexed_samples.h"
 #include "data/loader.h"
 #include "data/world.h"
+#include "bytes_tokenizer.h"
 #include "temp_dir.h"
-#include "text/train_bpe.h"
 
 #include <gtest/gtest.h>
 
@@ -16,15 +16,9 @@
 namespace {
 
 using namespace mod::data;
+using mod::test::bytes_tokenizer;
 using mod::test::TempDir;
 using mod::text::Tokenizer;
-
-// 256 byte tokens + <|endoftext|>, <image>, <|pad|>: every sample fits, nothing to train.
-Tokenizer bytes_tokenizer() {
-    mod::text::BpeTrainConfig c;
-    c.vocab_size = 259;
-    return mod::text::train_bpe(mod::text::WordCounter(c), c);
-}
 
 // A small world, written once for the whole test program.
 const std::string& world() {

@@ -5,8 +5,8 @@
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "data/world.h"
+#include "bytes_tokenizer.h"
 #include "temp_dir.h"
-#include "text/train_bpe.h"
 
 #include <gtest/gtest.h>
 
@@ -16,15 +16,9 @@
 namespace {
 
 using namespace mod::data;
+using mod::test::bytes_tokenizer;
 using mod::test::TempDir;
 using mod::text::Tokenizer;
-
-// 256 byte tokens + <|endoftext|> (256), <image> (257), <|pad|> (258).
-Tokenizer bytes_tokenizer() {
-    mod::text::BpeTrainConfig c;
-    c.vocab_size = 259;
-    return mod::text::train_bpe(mod::text::WordCounter(c), c);
-}
 
 Sample sample(const std::string& id, const std::string& image, std::vector<Message> messages) {
     return Sample{id, image, std::move(messages), {}};
