@@ -190,6 +190,15 @@ TEST_F(Stages, GradientAccumulationTakesSeveralBatchesPerStep) {
     EXPECT_NE(state.find("\"step\": 2"), std::string::npos) << state;
 }
 
+TEST_F(Stages, TeacherStepsOverrideStepsForTheTeacherOnly) {
+    TrainOptions o = options("teacher", "teacher-steps");
+    o.steps = 5;
+    o.teacher_steps = 2;
+    ASSERT_TRUE(run_stage(o));
+    const std::string state = read_text_file(dir_->str("teacher-steps/sft/checkpoint/trainer_state.json"));
+    EXPECT_NE(state.find("\"step\": 2"), std::string::npos) << state;
+}
+
 TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
     TrainOptions o = options("teacher", "vision");
     o.batch_size = 8;

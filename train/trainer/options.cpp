@@ -30,6 +30,7 @@ void declare(data::KeyValueArgs& a) {
     a.add("loss", "dpo", "preference loss: dpo | kto_pair");
     a.add("beta", "0.1", "preference beta");
     a.add("steps", "400", "optimizer steps per phase");
+    a.add("teacher_steps", "0", "optimizer steps of the teacher SFT, by stage=teacher or when a stage makes its teacher (0: steps)");
     a.add("vision_steps", "0", "stage=teacher: steps of vision pretraining on the world's scene truth first, the encoder then frozen (0: none)");
     a.add("batch_size", "16", "samples (pairs for preference) per micro-batch");
     a.add("grad_accum", "1", "micro-batches per optimizer step");
@@ -112,6 +113,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.beta = a.get_double("beta", 1e-6, 1e3);
     o.steps = a.get_int("steps", 1, int64_t(1) << 40);
     o.vision_steps = a.get_int("vision_steps", 0, int64_t(1) << 40);
+    o.teacher_steps = a.get_int("teacher_steps", 0, int64_t(1) << 40);
     o.batch_size = a.get_int("batch_size", 1, 1 << 20);
     o.grad_accum = a.get_int("grad_accum", 1, 1 << 20);
     o.lr = a.get_double("lr", 0.0, 10.0);

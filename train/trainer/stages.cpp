@@ -141,7 +141,7 @@ bool run_teacher(const TrainOptions& o) {
         teacher.set_requires_grad("model.vision_tower.*", false);
     }
     Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
-            o.steps, nullptr, nullptr};
+            o.teacher_steps > 0 ? o.teacher_steps : o.steps, nullptr, nullptr};
     job.step = sft_step(teacher);
     if (!run_job(job, o, s.resume)) return false;
     save_final(o, teacher, s.tok);

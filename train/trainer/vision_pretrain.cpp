@@ -91,19 +91,37 @@ std::vector<LabelledImage> read_split(const std::string& data_dir, const std::st
 
 struct Batch {
     Tensor pixels;                      // (B, 3, S, S)
-    std::vector<int64_t> targets[4];    // shape, colour, size, chars: (B * cells [* slots])
+    std::vector<int64_t> targets[4];    // shape, colour, size, chars: (B * patches [* slots])
 };
+
+// The grid cell under each patch's centre, in patch order (row-major): the cell whose labels
+// that patch's features must predict.
+std::vector<int> cell_of_patches(const models::VisionConfig& vision) {
+    const int64_t side = vision.image_size / vision.patch_size;
+    std::vector<int> cells;
+    for (int64_t r = 0; r < side; ++r)
+        for (int64_t c = 0; c < side; ++c) {
+            auto cell = [&](int64_t i) {
+                const int64_t centre = i * vision.patch_size + vision.patch_size / 2;
+                return static_cast<int>(std::min<int64_t>(data::kGrid - 1, centre * data::kGrid / vision.image_size));
+            };
+            cells.push_back(cell(r) * data::kGrid + cell(c));
+        }
+    return cells;
+}
 
 Batch make_batch(const std::vector<LabelledImage>& images, const std::vector<int64_t>& picks,
                  const models::VisionConfig& vision, Device device) {
     const int64_t B = static_cast<int64_t>(picks.size()), S = vision.image_size;
     Tensor pixels = Tensor::empty({B, 3, S, S});
     const data::PreprocessConfig pre = preprocess_config(vision);
+    const std::vector<int> patch_cells = cell_of_patches(vision);
     Batch batch;
     for (int64_t b = 0; b < B; ++b) {
         const LabelledImage& im = images[picks[b]];
         data::preprocess_image(data::read_image(im.path), pre, pixels.data<float>() + b * 3 * S * S);
-        for (const CellLabels& c : im.cells) {
+        for (int cell : patch_cells) {
+            const CellLabels& c = im.cells[cell];
             batch.targets[0].push_back(c.shape);
             batch.targets[1].push_back(c.colour);
             batch.targets[2].push_back(c.size);
@@ -114,11 +132,10 @@ Batch make_batch(const std::vector<LabelledImage>& images, const std::vector<int
     return batch;
 }
 
-// The read-out's logits of one attribute: columns [begin, begin + classes) of each cell,
-// as (B * cells * slots, classes).
+// The read-out's logits of one attribute: columns [begin, begin + classes) of each patch's
+// (B, P, kPerCell) logits, as (B * P * slots, classes).
 Tensor attribute_logits(const Tensor& logits, int64_t begin, int64_t classes, int64_t slots) {
-    const int64_t B = logits.size(0);
-    return logits.view({B, kCells, kPerCell}).narrow(2, begin, classes * slots).reshape({B * kCells * slots, classes});
+    return logits.reshape({-1, kPerCell}).narrow(1, begin, classes * slots).reshape({-1, classes});
 }
 
 struct Attribute {
@@ -153,7 +170,7 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, const Trai
     const models::VisionConfig& vc = vision.vision_model->config;
     const std::vector<LabelledImage> train_images = read_split(o.data, "train");
     Generator gen(o.seed ^ 0x5eedULL);
-    nn::Linear readout(vc.num_patches() * vc.hidden_size, kCells * kPerCell, true, gen);
+    nn::Linear readout(vc.hidden_size, kPerCell, true, gen);
     readout.to(o.device);
     vision.set_requires_grad("*", true);
     nn::NamedTensors params = vision.named_parameters("vision.");
@@ -162,8 +179,7 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, const Trai
     const CosineSchedule schedule{o.lr, CosineSchedule::warmup_for(steps, o.warmup_ratio), steps};
     const int64_t B = o.batch_size;
     auto logits_of = [&](const Tensor& pixels) {
-        const Tensor feats = vision.forward(pixels);  // (B, P, Dv)
-        return readout.forward(feats.reshape({feats.size(0), -1}));
+        return readout.forward(vision.forward(pixels));  // (B, P, Dv) -> (B, P, kPerCell)
     };
 
     VisionPretrainReport report;
@@ -212,7 +228,7 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, const Trai
     report.shape_accuracy = rate(0);
     report.colour_accuracy = rate(1);
     report.text_accuracy = rate(3);
-    std::fprintf(stderr, "train_mod: vision pretraining: loss %.3f -> %.3f; held-out cells: shape %.1f%%, colour %.1f%%, "
+    std::fprintf(stderr, "train_mod: vision pretraining: loss %.3f -> %.3f; held-out patches: shape %.1f%%, colour %.1f%%, "
                          "size %.1f%%, characters %.1f%%\n",
                  report.first_loss, report.last_loss, 100 * rate(0), 100 * rate(1), 100 * rate(2), 100 * rate(3));
     return report;

@@ -3,11 +3,14 @@
 // A released teacher comes with a pretrained vision encoder (CLIP); ours starts from random
 // weights, and through the language model alone its gradient is too weak and too indirect
 // to find small objects on textured backgrounds. This phase stands in for that pretraining:
-// a linear read-out of all patch features predicts, for each cell of the world's 3x3 grid,
-// the shape (or none), the colour, the size and the characters of a text object, with a
-// cross-entropy per attribute. The read-out is dropped afterwards; the ViT keeps what it
-// learned and stays frozen through the SFT (train/trainer/stages.cpp). The phase is short
-// and is not checkpointed: an interrupted run repeats it.
+// one linear read-out, shared by all patches, predicts from each patch's features the shape
+// (or none), the colour, the size and the characters of a text object of the grid cell under
+// that patch's centre, with a cross-entropy per attribute. Per patch, not from all patches at
+// once: what a patch shows stays in that patch's token, where the language model's attention
+// can find it by content (a read-out of all patches together let it spread anywhere). The
+// read-out is dropped afterwards; the ViT keeps what it learned and stays frozen through the
+// SFT (train/trainer/stages.cpp). The phase is short and is not checkpointed: an interrupted
+// run repeats it.
 #pragma once
 
 #include <string>
