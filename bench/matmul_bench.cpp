@@ -1,73 +1,72 @@
-// matmul_bench: GFLOP/s of float32 square products C = A B (N = 512, 1024, 2048) on all
-// cores, through the engine's matmul, through Eigen used directly, and through OpenBLAS's
-// sgemm, measured in one run. Each figure is the median of repeated products after a warm-up.
-//
-// OpenBLAS picks its kernel by CPU detection; Debian's 0.3.21 does not recognise these
-// AVX-512 CPUs and falls back to a slower kernel unless OPENBLAS_CORETYPE names one. When
-// it is unset on an AVX-512 machine the bench sets it to SkylakeX and re-executes itself
-// (the variable is read when the library loads), and prints which kernel ran.
+// matmul_bench: GFLOP/s of float32 products C = A B on all cores, through the engine's
+// matmul, through Eigen used directly and through OpenBLAS's sgemm called directly (the
+// library the engine loaded, core/cpu/blas.h), measured in one run. Square sizes 512, 1024
+// and 2048, then the products of one `small`-config training step (batch 8 x 128 tokens).
+// Each figure is the median of repeated products after a warm-up.
 #include <omp.h>
-#include <unistd.h>
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <functional>
 #include <vector>
 
 #include "bench/timing.h"
+#include "core/cpu/blas.h"
 #include "core/matmul.h"
 #include "core/random.h"
 
-#ifdef MOD_BENCH_OPENBLAS
-#include <cblas.h>
-extern "C" char* openblas_get_corename(void);
-#endif
+namespace {
 
-int main(int argc, char** argv) {
-#ifdef MOD_BENCH_OPENBLAS
-    if (!std::getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx512f")) {
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-        execv("/proc/self/exe", argv);  // on failure, go on with the detected kernel
-    }
-#endif
-    (void)argc;
-    const int threads = omp_get_max_threads();
-    std::printf("threads: %d\n", threads);
-#ifdef MOD_BENCH_OPENBLAS
-    openblas_set_num_threads(threads);
-    std::printf("OpenBLAS kernel: %s (OPENBLAS_CORETYPE=%s)\n", openblas_get_corename(),
-                std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "unset");
-#endif
-    std::printf("%6s %14s %14s %14s %10s\n", "N", "engine GF/s", "Eigen GF/s", "OpenBLAS GF/s", "engine/best");
-    for (int64_t n : {512, 1024, 2048}) {
-        mod::Generator gen(1);
-        mod::Tensor a = mod::randn({n, n}, gen), b = mod::randn({n, n}, gen);
-        const double flops = 2.0 * n * n * n;
-        const int reps = std::max(7, static_cast<int>(2.4e11 / flops));  // about a second per size
+struct Case {
+    const char* name;
+    int64_t M, K, N;
+};
 
-        const double t_engine = mod::bench::median_seconds([&] { mod::matmul(a, b); }, reps);
+void run(const Case& c) {
+    using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    mod::Generator gen(1);
+    const mod::Tensor a = mod::randn({c.M, c.K}, gen), b = mod::randn({c.K, c.N}, gen);
+    const double flops = 2.0 * c.M * c.K * c.N;
+    const int reps = std::max(7, static_cast<int>(2.4e11 / flops));  // about a second per case
 
-        using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-        Eigen::Map<const RowMat> ea(a.data<float>(), n, n), eb(b.data<float>(), n, n);
-        RowMat ec(n, n);
-        const double t_eigen = mod::bench::median_seconds([&] { ec.noalias() = ea * eb; }, reps);
-
-        double t_blas = 0.0;
-#ifdef MOD_BENCH_OPENBLAS
-        std::vector<float> c(n * n);
+    const double t_engine = mod::bench::median_seconds([&] { mod::matmul(a, b); }, reps);
+    Eigen::Map<const RowMat> ea(a.data<float>(), c.M, c.K), eb(b.data<float>(), c.K, c.N);
+    RowMat ec(c.M, c.N);
+    const double t_eigen = mod::bench::median_seconds([&] { ec.noalias() = ea * eb; }, reps);
+    double t_blas = 0.0;
+    if (const mod::cpu::BlasLibrary* lib = mod::cpu::blas_library()) {
+        std::vector<float> out(static_cast<size_t>(c.M * c.N));
+        using L = mod::cpu::BlasLibrary;
         t_blas = mod::bench::median_seconds(
             [&] {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n,
-                            b.data<float>(), n, 0.0f, c.data(), n);
+                lib->sgemm(L::kRowMajor, L::kNoTrans, L::kNoTrans, static_cast<int>(c.M), static_cast<int>(c.N),
+                           static_cast<int>(c.K), 1.0f, a.data<float>(), static_cast<int>(c.K), b.data<float>(),
+                           static_cast<int>(c.N), 0.0f, out.data(), static_cast<int>(c.N));
             },
             reps);
-#endif
-        const double best = std::min(t_eigen, t_blas > 0 ? t_blas : t_eigen);
-        std::printf("%6lld %14.1f %14.1f %14.1f %9.0f%%\n", static_cast<long long>(n), flops / t_engine / 1e9,
-                    flops / t_eigen / 1e9, t_blas > 0 ? flops / t_blas / 1e9 : 0.0, 100.0 * best / t_engine);
     }
+    const double best = std::min(t_eigen, t_blas > 0 ? t_blas : t_eigen);
+    std::printf("%-22s %5lld %5lld %5lld %12.1f %12.1f %12.1f %11.0f%%\n", c.name, static_cast<long long>(c.M),
+                static_cast<long long>(c.K), static_cast<long long>(c.N), flops / t_engine / 1e9,
+                flops / t_eigen / 1e9, t_blas > 0 ? flops / t_blas / 1e9 : 0.0, 100.0 * best / t_engine);
+}
+
+}  // namespace
+
+int main() {
+    std::printf("threads: %d\nengine GEMM: %s\n", omp_get_max_threads(), mod::cpu::gemm_backend_name().c_str());
+    std::printf("%-22s %5s %5s %5s %12s %12s %12s %12s\n", "product", "M", "K", "N", "engine GF/s", "Eigen GF/s",
+                "OpenBLAS GF/s", "engine/best");
+    const Case cases[] = {
+        {"square", 512, 512, 512},
+        {"square", 1024, 1024, 1024},
+        {"square", 2048, 2048, 2048},
+        {"small: qkv/o proj", 1024, 512, 512},
+        {"small: MLP up", 1024, 512, 1408},
+        {"small: MLP down", 1024, 1408, 512},
+        {"small: LM head", 1024, 512, 8192},
+        {"small: expert up", 512, 512, 1408},
+    };
+    for (const Case& c : cases) run(c);
     return 0;
 }

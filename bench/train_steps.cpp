@@ -14,6 +14,7 @@
 //               [json=out.json]
 //
 // GFLOP per step counts matrix products only (bench/flops.h).
+#include <omp.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include "autograd/grad_mode.h"
 #include "bench/flops.h"
 #include "bench/timing.h"
+#include "core/cpu/blas.h"
 #include "core/elementwise.h"
 #include "core/profile.h"
 #include "core/runtime.h"
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
         teacher.eval();
         teacher.set_requires_grad("*", false);
         nlohmann::ordered_json report = nlohmann::ordered_json::array();
+        std::printf("threads: %d, GEMM: %s\n", omp_get_max_threads(), cpu::gemm_backend_name().c_str());
         std::printf("%-4s %10s %10s %10s %10s %10s\n", "", "step s", "tokens/s", "GFLOP", "GFLOP/s", "peak MiB");
         auto run = [&](const char* name, models::LlavaModel& student, const Batch& batch, double gflop,
                        const std::function<Tensor()>& loss) {
@@ -115,7 +118,8 @@ int main(int argc, char** argv) {
             std::printf("%-4s %10.3f %10.0f %10.1f %10.1f %10ld\n", name, s, tok, gflop, gflop / s, peak_rss_mib());
             nlohmann::ordered_json row = {{"workload", name},           {"step_seconds", s},
                                           {"tokens_per_second", tok},  {"gflop_per_step", gflop},
-                                          {"gflop_per_second", gflop / s}, {"peak_rss_mib", peak_rss_mib()}};
+                                          {"gflop_per_second", gflop / s}, {"peak_rss_mib", peak_rss_mib()},
+                                          {"gemm_backend", cpu::gemm_backend_name()}};
             if (profile) {
                 Profile p;
                 {

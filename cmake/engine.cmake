@@ -19,7 +19,8 @@ target_include_directories(llavamod PUBLIC
 target_compile_features(llavamod PUBLIC cxx_std_17)
 # Eigen and nlohmann-json are header-only and used in .cpp files only: users of the
 # installed library never need them.
-target_link_libraries(llavamod PUBLIC OpenMP::OpenMP_CXX
+# dlopen: OpenBLAS is loaded at run time when installed (core/cpu/blas.h).
+target_link_libraries(llavamod PUBLIC OpenMP::OpenMP_CXX ${CMAKE_DL_LIBS}
     PRIVATE $<BUILD_INTERFACE:Eigen3::Eigen> $<BUILD_INTERFACE:nlohmann_json::nlohmann_json>
             $<BUILD_INTERFACE:mod_warnings>)
 if(MOD_WITH_CUDA)

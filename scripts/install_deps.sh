@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
     build-essential cmake pkg-config
-    libeigen3-dev libomp-dev libgtest-dev libbenchmark-dev libopenblas-dev
+    libeigen3-dev libomp-dev libgtest-dev libbenchmark-dev libopenblas0-openmp
     nlohmann-json3-dev libpng-dev libjpeg-dev libpcre2-dev libutf8proc-dev
 )
 missing=()

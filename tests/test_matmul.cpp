@@ -1,5 +1,10 @@
 // matmul against a naive triple loop, transposed operands without copies, broadcast batches;
 // grouped_matmul against one product per group.
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "core/cpu/blas.h"
 #include "core/matmul.h"
 #include "core/reduce.h"
 #include "testing.h"
@@ -40,6 +45,30 @@ TEST(Matmul, MatchesNaiveLoopsForEveryLayout) {
     expect_near(matmul(narrow, b).to_vector<double>(), naive_matmul(narrow.contiguous(), b), 1e-12);
     // float32: within accumulated rounding of K=53 products.
     expect_near(matmul(a.to(DType::F32), b.to(DType::F32)).to_vector<double>(), ref, 1e-4);
+}
+
+// Large enough that the GEMM backend threads it and packs several panels.
+TEST(Matmul, LargeProductsMatchNaiveLoops) {
+    Tensor a = leaf({300, 700}, 5).detach(), b = leaf({700, 260}, 6).detach();
+    std::vector<double> ref = naive_matmul(a, b);
+    expect_near(matmul(a, b).to_vector<double>(), ref, 1e-10);
+    expect_near(matmul(a.to(DType::F32), b.to(DType::F32)).to_vector<double>(), ref, 1e-3);
+    Tensor at = a.transpose(0, 1).contiguous().transpose(0, 1);
+    expect_near(matmul(at.to(DType::F32), b.to(DType::F32)).to_vector<double>(), ref, 1e-3);
+}
+
+// OpenBLAS's OpenMP build runs the products wherever it is installed (CI installs it), unless
+// MOD_BLAS=eigen: a machine that has it must not fall back to Eigen silently.
+TEST(Matmul, GemmBackendIsOpenBlasWhereInstalled) {
+    const char* choice = std::getenv("MOD_BLAS");
+    const bool eigen_asked = choice && std::strcmp(choice, "eigen") == 0;
+    const bool installed = std::filesystem::exists("/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0");
+    const std::string name = cpu::gemm_backend_name();
+    if (eigen_asked || !installed) {
+        EXPECT_EQ(name, "Eigen");
+    } else {
+        EXPECT_NE(name.find("OpenBLAS"), std::string::npos) << name;
+    }
 }
 
 TEST(Matmul, BatchedAndBroadcast) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/cpu/loops.h"
+#include "core/cpu/vector_math.h"
 
 namespace mod::cpu {
 
@@ -15,11 +16,6 @@ constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1/sqrt(2 pi)
 constexpr double kGeluCubic = 0.044715;
 constexpr double kQuickGeluScale = 1.702;
 
-template <typename T>
-T sigmoid_of(T x) {
-    return T(1) / (T(1) + std::exp(-x));
-}
-
 // out[i] = f(in[i]) over any strided input.
 template <typename T, typename F>
 void map1(const Tensor& x, const Tensor& out, F f) {
@@ -29,7 +25,11 @@ void map1(const Tensor& x, const Tensor& out, F f) {
     for_each_row<2>(x.shape(), {&x.strides(), &os}, [&](auto base, int64_t n, auto inner) {
         const T* xr = xp + base[0];
         T* orow = op + base[1];
-        for (int64_t i = 0; i < n; ++i) orow[i] = f(xr[i * inner[0]]);
+        if (inner[0] == 1) {  // the common case, as its own loop so that it vectorises
+            for (int64_t i = 0; i < n; ++i) orow[i] = f(xr[i]);
+        } else {
+            for (int64_t i = 0; i < n; ++i) orow[i] = f(xr[i * inner[0]]);
+        }
     });
 }
 
@@ -45,8 +45,16 @@ void map3(const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& out, 
     const C* cp = static_cast<const C*>(c.raw_data());
     Out* op = static_cast<Out*>(out.raw_data());
     for_each_row<4>(out.shape(), {&as, &bs, &cs, &os}, [&](auto base, int64_t n, auto inner) {
-        for (int64_t i = 0; i < n; ++i)
-            op[base[3] + i] = f(ap[base[0] + i * inner[0]], bp[base[1] + i * inner[1]], cp[base[2] + i * inner[2]]);
+        if (inner[0] == 1 && inner[1] == 1 && inner[2] == 1) {  // vectorises; see map1
+            const A* ar = ap + base[0];
+            const B* br = bp + base[1];
+            const C* cr = cp + base[2];
+            Out* orow = op + base[3];
+            for (int64_t i = 0; i < n; ++i) orow[i] = f(ar[i], br[i], cr[i]);
+        } else {
+            for (int64_t i = 0; i < n; ++i)
+                op[base[3] + i] = f(ap[base[0] + i * inner[0]], bp[base[1] + i * inner[1]], cp[base[2] + i * inner[2]]);
+        }
     });
 }
 

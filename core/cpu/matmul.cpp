@@ -1,12 +1,17 @@
-// CPU matrix products: Eigen GEMM calls on row-major (or transposed) views, threaded by row
-// blocks for small products and by Eigen itself for large ones (see gemm below).
+// CPU matrix products: OpenBLAS where the machine has it (core/cpu/blas.h), otherwise Eigen
+// GEMM calls on row-major (or transposed) views, threaded by row blocks for small products
+// and by Eigen itself for large ones (see gemm below).
 #include "core/cpu/matmul.h"
 
 #include <Eigen/Core>
 #include <omp.h>
 
 #include <algorithm>
+#include <climits>
 #include <optional>
+#include <type_traits>
+
+#include "core/cpu/blas.h"
 
 namespace mod::cpu {
 
@@ -63,8 +68,31 @@ void gemm_block(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
     if (trans_a && trans_b) run(a.transpose(), b.transpose());
 }
 
+// The product through OpenBLAS; false when it is not loaded or cannot take these arguments
+// (empty dims, leading dims CBLAS rejects, sizes beyond its 32-bit ints). OpenBLAS threads
+// the product itself on the OpenMP threads, and runs single-threaded inside a parallel region.
+template <typename T>
+bool blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+               const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+    const BlasLibrary* lib = blas_library();
+    if (!lib || M == 0 || N == 0 || K == 0) return false;
+    if (lda < std::max<int64_t>(1, trans_a ? M : K) || ldb < std::max<int64_t>(1, trans_b ? K : N) ||
+        ldc < std::max<int64_t>(1, N) || std::max({M, N, K, lda, ldb, ldc}) > INT_MAX)
+        return false;
+    const int ta = trans_a ? BlasLibrary::kTrans : BlasLibrary::kNoTrans;
+    const int tb = trans_b ? BlasLibrary::kTrans : BlasLibrary::kNoTrans;
+    const auto gemm_fn = [&] {
+        if constexpr (std::is_same_v<T, float>) return lib->sgemm;
+        else return lib->dgemm;
+    }();
+    gemm_fn(BlasLibrary::kRowMajor, ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A,
+            static_cast<int>(lda), B, static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+    return true;
+}
+
 }  // namespace
 
+// With OpenBLAS loaded, every product goes to it. Otherwise:
 // Large square-ish products use Eigen's own OpenMP GEMM: its threads share the packed
 // panels of B, which beats packing them once per thread (measured at 1024 and 2048).
 // Everything smaller is split by this function into row blocks (or column blocks when C is
@@ -75,6 +103,7 @@ void gemm_block(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+    if (blas_gemm<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads <= 1 || 2 * M * N * K < kSmallGemmFlops || std::min({M, N, K}) >= kEigenParallelMinDim) {
         gemm_block<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -1,4 +1,4 @@
-// CPU matrix products through Eigen's GEMM (packed, cache-blocked, OpenMP-parallel).
+// CPU matrix products: OpenBLAS when loaded (core/cpu/blas.h), else Eigen GEMM (packed, cache-blocked, OpenMP-parallel).
 #pragma once
 
 #include <cstdint>
