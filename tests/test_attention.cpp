@@ -95,6 +95,26 @@ TEST(Rope, MatchesFormulaAndIsInvertible) {
     EXPECT_NEAR(dot_at(7, 3), dot_at(14, 10), 1e-12);
 }
 
+// Every element against the formula, for positions that batch rows share (the kernel's table
+// by position) and for scattered ones (its table by row).
+TEST(Rope, SharedAndScatteredPositionsMatchTheFormula) {
+    const int64_t B = 2, H = 2, T = 3, Dh = 4;
+    Tensor x = leaf({B, H, T, Dh}, 4).detach();
+    for (const std::vector<int64_t>& p : {std::vector<int64_t>{2, 3, 4, 3, 4, 2}, std::vector<int64_t>{0, 40, 7, 1, 2, 90}}) {
+        const std::vector<double> xv = x.to_vector<double>();
+        const std::vector<double> yv = rope(x, Tensor::from_vector<int64_t>(p, {B, T}), 50.0).to_vector<double>();
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t h = 0; h < H; ++h)
+                for (int64_t t = 0; t < T; ++t)
+                    for (int64_t i = 0; i < Dh / 2; ++i) {
+                        const double a = static_cast<double>(p[b * T + t]) * std::pow(50.0, -2.0 * i / Dh);
+                        const int64_t r = ((b * H + h) * T + t) * Dh;
+                        EXPECT_NEAR(yv[r + i], xv[r + i] * std::cos(a) - xv[r + i + 2] * std::sin(a), 1e-14);
+                        EXPECT_NEAR(yv[r + i + 2], xv[r + i + 2] * std::cos(a) + xv[r + i] * std::sin(a), 1e-14);
+                    }
+    }
+}
+
 TEST(Rope, Gradients) {
     Tensor pos = Tensor::from_vector<int64_t>({3, 1, 4, 1, 5, 9}, {2, 3});
     EXPECT_GRADCHECK([&](V x) { return rope(x[0], pos, 1e6); }, {leaf({2, 2, 3, 4}, 1)});

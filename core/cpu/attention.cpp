@@ -9,8 +9,10 @@
 #include "core/cpu/attention.h"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "core/cpu/loops.h"
 
@@ -58,14 +60,28 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, double sign)
     const int64_t B = x.size(0), H = x.size(1), T = x.size(2), Dh = x.size(3), half = Dh / 2;
     Tensor out = Tensor::empty(x.shape(), x.dtype());
     const int64_t* pp = positions.data<int64_t>();
-    // cos and sin per (b, t, i), computed in double once and shared by every head.
-    std::vector<double> cos_t(B * T * half), sin_t(B * T * half);
-    for (int64_t bt = 0; bt < B * T; ++bt)
-        for (int64_t i = 0; i < half; ++i) {
-            const double angle = static_cast<double>(pp[bt]) * std::pow(theta, -2.0 * i / Dh);
-            cos_t[bt * half + i] = std::cos(angle);
-            sin_t[bt * half + i] = sign * std::sin(angle);
+    // cos and sin in double per position p and frequency i: angle = p * theta^(-2i/Dh). The
+    // table covers the positions' range when that is no longer than B * T (the batch rows
+    // share their positions: one row's worth of cos/sin instead of B), else one row per
+    // (b, t). Every head reads it. Same values either way.
+    const auto [lo_it, hi_it] = std::minmax_element(pp, pp + B * T);
+    const bool empty = B * T == 0;
+    const int64_t lo = empty ? 0 : *lo_it, span = empty ? 0 : *hi_it - lo + 1;
+    const bool by_position = span <= B * T;
+    const int64_t table_rows = by_position ? span : B * T;
+    std::vector<double> inv_freq(half);
+    for (int64_t i = 0; i < half; ++i) inv_freq[i] = std::pow(theta, -2.0 * i / Dh);
+    std::vector<double> cos_t(table_rows * half), sin_t(table_rows * half);
+    parallel_for(table_rows, kParallelGrain / (4 * half + 1), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const double p = static_cast<double>(by_position ? lo + r : pp[r]);
+            for (int64_t i = 0; i < half; ++i) {
+                cos_t[r * half + i] = std::cos(p * inv_freq[i]);
+                sin_t[r * half + i] = sign * std::sin(p * inv_freq[i]);
+            }
         }
+    });
+    auto table_row = [&](int64_t b, int64_t t) { return (by_position ? pp[b * T + t] - lo : b * T + t) * half; };
     dispatch_float(x.dtype(), "rope", [&](auto z) {
         using Tp = decltype(z);
         const Tp* xp = x.data<Tp>();
@@ -73,8 +89,8 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, double sign)
         parallel_for(B * H * T, kParallelGrain / (Dh + 1), [&](int64_t b0, int64_t e0) {
             for (int64_t r = b0; r < e0; ++r) {
                 const int64_t b = r / (H * T), t = r % T;
-                const double* c = &cos_t[(b * T + t) * half];
-                const double* s = &sin_t[(b * T + t) * half];
+                const double* c = &cos_t[table_row(b, t)];
+                const double* s = &sin_t[table_row(b, t)];
                 const Tp* xr = xp + r * Dh;
                 Tp* o = op + r * Dh;
                 for (int64_t i = 0; i < half; ++i) {
