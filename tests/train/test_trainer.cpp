@@ -107,6 +107,11 @@ protected:
         return *parse_train_options(static_cast<int>(c.size()), c.data());
     }
 
+    // The trainer state a teacher run saved with its last SFT checkpoint ("step", "position", ...).
+    static std::string sft_state(const std::string& out) {
+        return read_text_file(dir_->str(out + "/sft/checkpoint/trainer_state.json"));
+    }
+
     static std::unique_ptr<test::TempDir> dir_;
 };
 std::unique_ptr<test::TempDir> Stages::dir_;
@@ -184,7 +189,7 @@ TEST_F(Stages, GradientAccumulationTakesSeveralBatchesPerStep) {
     o.steps = 2;
     o.grad_accum = 3;
     ASSERT_TRUE(run_stage(o));
-    const std::string state = read_text_file(dir_->str("accum/sft/checkpoint/trainer_state.json"));
+    const std::string state = sft_state("accum");
     // 2 optimizer steps x 3 micro-batches x 4 samples, in the first epoch's order.
     EXPECT_NE(state.find("\"position\": 24"), std::string::npos) << state;
     EXPECT_NE(state.find("\"step\": 2"), std::string::npos) << state;
@@ -195,8 +200,7 @@ TEST_F(Stages, TeacherStepsOverrideStepsForTheTeacherOnly) {
     o.steps = 5;
     o.teacher_steps = 2;
     ASSERT_TRUE(run_stage(o));
-    const std::string state = read_text_file(dir_->str("teacher-steps/sft/checkpoint/trainer_state.json"));
-    EXPECT_NE(state.find("\"step\": 2"), std::string::npos) << state;
+    EXPECT_NE(sft_state("teacher-steps").find("\"step\": 2"), std::string::npos) << sft_state("teacher-steps");
 }
 
 TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
