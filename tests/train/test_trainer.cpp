@@ -203,6 +203,17 @@ TEST_F(Stages, TeacherStepsOverrideStepsForTheTeacherOnly) {
     EXPECT_NE(sft_state("teacher-steps").find("\"step\": 2"), std::string::npos) << sft_state("teacher-steps");
 }
 
+// Each patch learns the cell under its centre: on 64-pixel images (cells of 21 pixels),
+// 16-pixel patches at 0, 16, 32, 48 have centres in cells 0, 1, 1, 2 along each axis.
+TEST(VisionPretraining, EachPatchPredictsTheCellUnderItsCentre) {
+    models::VisionConfig v;
+    v.image_size = 64;
+    v.patch_size = 16;
+    EXPECT_EQ(grid_cell_of_patches(v), (std::vector<int>{0, 1, 1, 2, 3, 4, 4, 5, 3, 4, 4, 5, 6, 7, 7, 8}));
+    v.image_size = 48;  // one patch per cell
+    EXPECT_EQ(grid_cell_of_patches(v), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8}));
+}
+
 TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
     TrainOptions o = options("teacher", "vision");
     o.batch_size = 8;

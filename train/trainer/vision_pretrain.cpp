@@ -94,28 +94,12 @@ struct Batch {
     std::vector<int64_t> targets[4];    // shape, colour, size, chars: (B * patches [* slots])
 };
 
-// The grid cell under each patch's centre, in patch order (row-major): the cell whose labels
-// that patch's features must predict.
-std::vector<int> cell_of_patches(const models::VisionConfig& vision) {
-    const int64_t side = vision.image_size / vision.patch_size;
-    std::vector<int> cells;
-    for (int64_t r = 0; r < side; ++r)
-        for (int64_t c = 0; c < side; ++c) {
-            auto cell = [&](int64_t i) {
-                const int64_t centre = i * vision.patch_size + vision.patch_size / 2;
-                return static_cast<int>(std::min<int64_t>(data::kGrid - 1, centre * data::kGrid / vision.image_size));
-            };
-            cells.push_back(cell(r) * data::kGrid + cell(c));
-        }
-    return cells;
-}
-
 Batch make_batch(const std::vector<LabelledImage>& images, const std::vector<int64_t>& picks,
                  const models::VisionConfig& vision, Device device) {
     const int64_t B = static_cast<int64_t>(picks.size()), S = vision.image_size;
     Tensor pixels = Tensor::empty({B, 3, S, S});
     const data::PreprocessConfig pre = preprocess_config(vision);
-    const std::vector<int> patch_cells = cell_of_patches(vision);
+    const std::vector<int> patch_cells = grid_cell_of_patches(vision);
     Batch batch;
     for (int64_t b = 0; b < B; ++b) {
         const LabelledImage& im = images[picks[b]];
@@ -165,6 +149,20 @@ Tensor readout_loss(const Tensor& logits, const Batch& batch, Terms* terms) {
 }
 
 }  // namespace
+
+std::vector<int> grid_cell_of_patches(const models::VisionConfig& vision) {
+    const int64_t side = vision.image_size / vision.patch_size;
+    std::vector<int> cells;
+    for (int64_t r = 0; r < side; ++r)
+        for (int64_t c = 0; c < side; ++c) {
+            auto cell = [&](int64_t i) {
+                const int64_t centre = i * vision.patch_size + vision.patch_size / 2;
+                return static_cast<int>(std::min<int64_t>(data::kGrid - 1, centre * data::kGrid / vision.image_size));
+            };
+            cells.push_back(cell(r) * data::kGrid + cell(c));
+        }
+    return cells;
+}
 
 VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, const TrainOptions& o, int64_t steps) {
     const models::VisionConfig& vc = vision.vision_model->config;
