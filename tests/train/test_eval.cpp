@@ -13,6 +13,7 @@
 #include "models/config.h"
 #include "temp_dir.h"
 #include "text/train_bpe.h"
+#include "trainer/seed_table.h"
 
 namespace {
 
@@ -160,6 +161,36 @@ TEST(EvalTable, Json) {
     EXPECT_DOUBLE_EQ(j["pope"]["random"]["precision"].get<double>(), 0.5);
     EXPECT_DOUBLE_EQ(j["chair"]["chair_i"].get<double>(), 0.5);
     EXPECT_DOUBLE_EQ(j["decode"]["tokens_per_second"].get<double>(), 25.0);
+}
+
+// docs/RESULTS.md's table: per model, the mean over seeds and the sample standard deviation.
+TEST(SeedTable, MeanAndSpreadPerModelOverSeeds) {
+    nlohmann::json seed0 = {{"models", {hand_result("a", true).to_json(), hand_result("b", true).to_json()}}};
+    nlohmann::json seed1 = seed0;
+    seed1["models"][0]["understanding"]["tasks"]["color"]["accuracy"] = 0.7;
+    const std::string table = train::seed_table_markdown({{"s0.json", seed0}, {"s1.json", seed1}}, {"(a) x", "(b) y"});
+    EXPECT_EQ(table.substr(0, table.find('\n')), "| metric | (a) x | (b) y |");
+    EXPECT_NE(table.find("| vqa color acc % | 60.0 ± 14.1 | 50.0 ± 0.0 |\n"), std::string::npos) << table;
+    EXPECT_NE(table.find("| parameters (total) | 123.5K | 123.5K |\n"), std::string::npos) << table;
+    EXPECT_NE(table.find("| CHAIR_s % | 100.0 ± 0.0 | 100.0 ± 0.0 |\n"), std::string::npos) << table;
+    // One seed: no spread.
+    const std::string one = train::seed_table_markdown({{"s0.json", seed0}}, {"(a) x", "(b) y"});
+    EXPECT_NE(one.find("| vqa color acc % | 50.0 | 50.0 |\n"), std::string::npos) << one;
+    // Another number of models than labels, or a missing metric, names the file.
+    try {
+        train::seed_table_markdown({{"s0.json", seed0}}, {"(a) x"});
+        FAIL();
+    } catch (const ValueError& e) {
+        EXPECT_NE(std::string(e.what()).find("s0.json"), std::string::npos) << e.what();
+    }
+    seed1["models"][1].erase("chair");
+    try {
+        train::seed_table_markdown({{"s0.json", seed0}, {"s1.json", seed1}}, {"(a) x", "(b) y"});
+        FAIL();
+    } catch (const ValueError& e) {
+        EXPECT_NE(std::string(e.what()).find("s1.json: model 1 has no number at /chair/chair_i"), std::string::npos)
+            << e.what();
+    }
 }
 
 TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {

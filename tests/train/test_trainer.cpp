@@ -15,6 +15,7 @@
 #include "data/errors.h"
 #include "data/world.h"
 #include "temp_dir.h"
+#include "trainer/checkpoint.h"
 #include "trainer/losses.h"
 #include "trainer/progress.h"
 #include "trainer/stages.h"
@@ -94,16 +95,16 @@ protected:
     }
     static void TearDownTestSuite() { dir_.reset(); }
 
-    TrainOptions options(const std::string& stage, const std::string& out) const {
-        const char* argv[] = {"train_mod", "x"};
+    TrainOptions options(const std::string& stage, const std::string& out,
+                         const std::vector<std::string>& extra = {}) const {
         std::string config = std::string(MOD_SOURCE_DIR) + "/configs/tiny.json";
         std::vector<std::string> args = {"train_mod", "stage=" + stage, "config=" + config, "data=" + dir_->str("world"),
                                          "out=" + dir_->str(out), "teacher=" + dir_->str("teacher"),
                                          "student=" + dir_->str("imitation"), "steps=6", "batch_size=4",
                                          "save_every=3", "log_every=1", "lr=1e-3"};
+        args.insert(args.end(), extra.begin(), extra.end());
         std::vector<const char*> c;
         for (const std::string& a : args) c.push_back(a.c_str());
-        (void)argv;
         return *parse_train_options(static_cast<int>(c.size()), c.data());
     }
 
@@ -125,6 +126,29 @@ TEST_F(Stages, EveryStageRuns) {
     EXPECT_TRUE(std::filesystem::exists(dir_->str("imitation/d2d/checkpoint/optimizer.safetensors")));
     ASSERT_TRUE(run_stage(options("preference", "preference")));
     EXPECT_EQ(read_metrics(dir_->str("preference/dpo/metrics.jsonl"))["dpo"].size(), 6u);
+}
+
+// The baselines of docs/RESULTS.md: plain SFT, imitation without upcycling, a widened student.
+TEST_F(Stages, SftAndImitationWithoutUpcyclingKeepTheStudentDense) {
+    ASSERT_TRUE(run_stage(options("sft", "sft", {"upcycle=false"})));
+    for (const char* phase : {"general", "multitask"}) {
+        auto m = read_metrics(dir_->str(std::string("sft/") + phase + "/metrics.jsonl"));
+        EXPECT_EQ(m["ce"].size(), 6u) << phase;
+        EXPECT_EQ(m.count("kd"), 0u) << phase;  // no teacher logits in plain SFT
+    }
+    const LoadedModel sft = load_model(dir_->str("sft/final"));
+    EXPECT_FALSE(sft.model->config.sparse);
+
+    ASSERT_TRUE(run_stage(options("imitation", "wide", {"upcycle=false", "student_intermediate_size=72"})));
+    EXPECT_EQ(read_metrics(dir_->str("wide/d2s/metrics.jsonl"))["kd"].size(), 6u);
+    const LoadedModel wide = load_model(dir_->str("wide/final"));
+    EXPECT_FALSE(wide.model->config.sparse);
+    EXPECT_EQ(wide.model->config.lm.intermediate_size, 72);
+    EXPECT_GT(wide.model->parameter_counts().activated, sft.model->parameter_counts().activated);
+
+    TrainOptions preference = options("preference", "wide_dpo");
+    preference.student = dir_->str("wide");
+    EXPECT_THROW(run_stage(preference), ValueError);  // preference distillation needs the sparse student
 }
 
 TEST_F(Stages, ResumeContinuesBitForBit) {

@@ -109,6 +109,14 @@ std::string percent(double rate) {
     return buf;
 }
 
+std::string fixed1(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+}  // namespace
+
 std::string count_si(int64_t n) {
     char buf[32];
     if (n >= 1000000) {
@@ -120,14 +128,6 @@ std::string count_si(int64_t n) {
     }
     return buf;
 }
-
-std::string fixed1(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f", v);
-    return buf;
-}
-
-}  // namespace
 
 std::string normalize_answer(const std::string& answer) {
     size_t begin = 0, end = answer.size();

@@ -94,6 +94,9 @@ struct EvalResult {
 EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok, const std::string& world_dir,
                     const EvalOptions& options, const std::string& name);
 
+// A parameter count for tables: 1234567 -> "1.23M", 45600 -> "45.6K".
+std::string count_si(int64_t n);
+
 // One row per metric, one column per result, aligned as plain text: the side-by-side table.
 std::string format_table(const std::vector<EvalResult>& results);
 

@@ -14,7 +14,7 @@ namespace mod::train {
 namespace {
 
 void declare(data::KeyValueArgs& a) {
-    a.add("stage", "", "teacher | align | imitation | preference | all (required, unless resume= names a run)");
+    a.add("stage", "", "teacher | align | imitation | sft | preference | all (required, unless resume= names a run)");
     a.add("config", "configs/quickstart.json", "model family config (JSON); its \"train\" object sets defaults");
     a.add("data", "data/world", "world folder; generated on first use (see world_images, world_max_objects)");
     a.add("world_images", "2000", "training scenes of a world generated on first use");
@@ -24,7 +24,9 @@ void declare(data::KeyValueArgs& a) {
     a.add("teacher", "runs/teacher", "teacher run or model folder (made by stage=teacher when missing)");
     a.add("student", "runs/imitation", "imitation run or model folder that preference starts from");
     a.add("resume", "", "run folder to continue exactly where it stopped");
-    a.add("phase", "both", "imitation phases: d2d | d2s | both");
+    a.add("phase", "both", "imitation (sft) phases: d2d (general data) | d2s (multi-task data) | both");
+    a.add("upcycle", "true", "imitation, sft: upcycle the dense student to MoE before the second phase (false: stays dense)");
+    a.add("student_intermediate_size", "0", "MLP width of the student made by imitation or sft (0: the config's)");
     a.add("kd_mask", "shifted", "KD positions: shifted (as CE) | unshifted (the public code)");
     a.add("tau", "1", "distillation temperature (loss scaled by tau^2)");
     a.add("loss", "dpo", "preference loss: dpo | kto_pair");
@@ -75,7 +77,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
         std::fputs(a.help().c_str(), stdout);
         return std::nullopt;
     }
-    const std::vector<std::string> stages = {"teacher", "align", "imitation", "preference", "all"};
+    const std::vector<std::string> stages = {"teacher", "align", "imitation", "sft", "preference", "all"};
     if (a.was_given("stage")) a.get_choice("stage", stages);  // a typo is reported before any file is read
     // Precedence: the command line, then (with resume=) the run's saved configuration, then the
     // config file's "train" object, then the built-in defaults. A resumed run thus keeps its
@@ -107,6 +109,9 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     if (!o.resume.empty() && !a.was_given("out")) o.out = o.resume;
     o.run_root = o.out;
     o.phase = a.get_choice("phase", {"d2d", "d2s", "both"});
+    o.upcycle = a.get_bool("upcycle");
+    if (const int64_t width = a.get_int("student_intermediate_size", 0, int64_t(1) << 30); width > 0)
+        o.family.student.intermediate_size = width;
     o.kd_mask = a.get_choice("kd_mask", {"shifted", "unshifted"});
     o.loss = a.get_choice("loss", {"dpo", "kto_pair"});
     o.tau = a.get_double("tau", 1e-3, 1e3);

@@ -15,7 +15,7 @@
 namespace mod::train {
 
 struct TrainOptions {
-    std::string stage;  // teacher | align | imitation | preference | all
+    std::string stage;  // teacher | align | imitation | sft | preference | all
     std::string config_path;
     models::ModelFamilyConfig family;
     std::string data;       // the world folder (generated on first use)
@@ -47,6 +47,7 @@ struct TrainOptions {
     uint64_t seed = 0;
     bool skip_nonfinite = false;
     bool skip_bad = false;
+    bool upcycle = true;  // imitation, sft: MoE student for the second phase
     std::vector<std::pair<std::string, std::string>> resolved;  // every key and its final value
 
     std::string resolved_json() const;

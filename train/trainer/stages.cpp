@@ -165,7 +165,12 @@ bool run_align(const TrainOptions& o) {
     return true;
 }
 
-bool run_imitation(const TrainOptions& o) {
+// The student's two phases (METHOD.md §2). stage=imitation distils: KD on general data with
+// the LM and projector trainable, then (upcycled unless upcycle=false) KD + CE + aux on
+// multi-task data with the MLPs, routers and projector trainable. stage=sft is its baseline:
+// the same phases, data, steps and trainable sets with cross-entropy in place of KD; the
+// teacher only lends its frozen vision encoder, which every student shares.
+bool run_student(const TrainOptions& o, bool distill) {
     Setup s = prepare(o);
     auto teacher = load_frozen_teacher(o);
     Generator gen(o.seed), router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
@@ -176,46 +181,57 @@ bool run_imitation(const TrainOptions& o) {
     auto kd_positions = [&](const Tensor& labels) {
         return o.kd_mask == "shifted" ? shifted_positions(labels) : unshifted_positions(labels);
     };
-    const std::string d2d_dir = join(o.out, "d2d");
+    const std::string first_dir = join(o.out, distill ? "d2d" : "general");
+    const std::string second_dir = join(o.out, distill ? "d2s" : "multitask");
 
     if (o.phase != "d2s") {
         train_lm_and_projector(student);
-        Job d2d{"imitation d2d", d2d_dir, &student, &s.tok, loader_spec(o, {"general.json"}, false), o.steps, nullptr,
-                nullptr};
-        d2d.step = [&](const data::Batch& b) {
+        Job first{o.stage + (distill ? " d2d" : " general"), first_dir, &student, &s.tok,
+                  loader_spec(o, {"general.json"}, false), o.steps, nullptr, nullptr};
+        first.step = [&](const data::Batch& b) {
             ModelInputs in = to_model_inputs(b, o.device);
+            if (!distill) {
+                Tensor ce = response_cross_entropy(student.forward(in.input_ids, in.pixels).logits,
+                                                   shifted_positions(in.labels));
+                return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
+            }
             Tensor t = teacher_logits(*teacher, in);
             Tensor kd = distillation_loss(student.forward(in.input_ids, in.pixels).logits, t, kd_positions(in.labels), o.tau);
             return StepResult{kd, {{"kd", kd.item()}}, in.tokens};
         };
-        if (!run_job(d2d, o, s.resume)) return false;
+        if (!run_job(first, o, s.resume)) return false;
         if (o.phase == "d2d") {
             save_final(o, student, s.tok);
             return true;
         }
     } else {
-        // d2s alone starts from a finished d2d phase of this run folder.
-        MOD_CHECK(job_finished(d2d_dir), ValueError, "train_mod", "phase=d2s needs a finished d2d phase in ", d2d_dir,
-                  "; run phase=d2d (or phase=both) first");
-        load_weights(checkpoint_dir(d2d_dir), student);
+        // d2s alone starts from a finished first phase of this run folder.
+        MOD_CHECK(job_finished(first_dir), ValueError, "train_mod", "phase=d2s needs a finished first phase in ",
+                  first_dir, "; run phase=d2d (or phase=both) first");
+        load_weights(checkpoint_dir(first_dir), student);
     }
 
-    student.upcycle(gen);
+    if (o.upcycle) student.upcycle(gen);
     train_mlps_and_projector(student);
-    Job d2s{"imitation d2s", join(o.out, "d2s"), &student, &s.tok, loader_spec(o, {"multitask.json"}, false), o.steps,
-            nullptr, &router_gen};
-    d2s.step = [&](const data::Batch& b) {
+    Job second{o.stage + (distill ? " d2s" : " multitask"), second_dir, &student, &s.tok,
+               loader_spec(o, {"multitask.json"}, false), o.steps, nullptr, &router_gen};
+    second.step = [&](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, o.device);
-        Tensor t = teacher_logits(*teacher, in);
+        const Tensor t = distill ? teacher_logits(*teacher, in) : Tensor();
         models::MllmOutput out = student.forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen);
-        Tensor kd = distillation_loss(out.logits, t, kd_positions(in.labels), o.tau);
         Tensor ce = response_cross_entropy(out.logits, shifted_positions(in.labels));
-        Terms terms{{"kd", kd.item()}, {"ce", ce.item()}};
-        Tensor loss = plus(kd + ce, moe_terms(out, moe, terms));
+        Terms terms{{"ce", ce.item()}};
+        Tensor loss = ce;
+        if (distill) {
+            Tensor kd = distillation_loss(out.logits, t, kd_positions(in.labels), o.tau);
+            terms.insert(terms.begin(), {"kd", kd.item()});
+            loss = kd + ce;
+        }
+        loss = plus(loss, moe_terms(out, moe, terms));
         terms.insert(terms.begin(), {"loss", loss.item()});
         return StepResult{loss, terms, in.tokens};
     };
-    if (!run_job(d2s, o, s.resume)) return false;
+    if (!run_job(second, o, s.resume)) return false;
     save_final(o, student, s.tok);
     return true;
 }
@@ -226,7 +242,7 @@ bool run_preference(const TrainOptions& o) {
     auto student = load_model(resolve_model_dir(o.student)).model;
     place(*student, o);
     MOD_CHECK(student->config.sparse, ValueError, "train_mod", "preference distillation trains the sparse student; ",
-              o.student, " holds a dense model (run stage=imitation with phase=both first)");
+              o.student, " holds a dense model (run stage=imitation with phase=both and upcycle=true first)");
     Generator router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
     train_mlps_and_projector(*student);
     const models::MoeConfig moe = student->config.moe;
@@ -262,7 +278,8 @@ std::string resolve_model_dir(const std::string& path) {
 bool run_stage(const TrainOptions& o) {
     if (o.stage == "teacher") return run_teacher(o);
     if (o.stage == "align") return run_align(o);
-    if (o.stage == "imitation") return run_imitation(o);
+    if (o.stage == "imitation") return run_student(o, true);
+    if (o.stage == "sft") return run_student(o, false);
     if (o.stage == "preference") return run_preference(o);
     // all: each stage in its own folder under out/; the settings beside them, for resume=.
     fs::create_directories(o.out);

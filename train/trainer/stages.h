@@ -5,6 +5,8 @@
 //   align:      the student's projector only, CE on captions (optional adaptor init)
 //   imitation:  d2d: KD only on general data, student LM + projector trainable;
 //               then upcycling and d2s: KD + CE + aux on multi-task data, MLPs + routers + projector
+//               (upcycle=false: the second phase on the dense student, the paper's "without upcycling")
+//   sft:        imitation's baseline: its phases, data and trainable sets, CE in place of KD
 //   preference: DPO or kto_pair on preference pairs, the teacher as reference, + aux
 //   all:        teacher (when none exists), imitation, preference, then the eval table
 #pragma once

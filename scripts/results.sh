@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# docs/RESULTS.md's table: the paper's claims on the built-in world (configs/quickstart.json),
+# six models per seed, trained with the same data and steps:
+#   (a) teacher     stage=teacher
+#   (b) SFT         the dense student by plain SFT (stage=sft upcycle=false)
+#   (c) dense KD    the dense student after imitation without upcycling (upcycle=false)
+#   (c') wide KD    (c) with the MLPs widened to (d)'s activated parameters
+#   (d) MoE KD      the sparse student after full imitation
+#   (e) MoE KD+DPO  (d) after preference distillation
+# then eval_mod per seed and seed_table over the seeds. A finished model is not trained again,
+# so an interrupted run continues where it stopped when started again.
+#   bash scripts/results.sh                 # seeds 0 1 2 in runs/results
+#   SEEDS="0" bash scripts/results.sh       # one seed
+# Arguments are passed to every train_mod call (e.g. threads=2); DATA names the world folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=${RESULTS_DIR:-runs/results}
+seeds=${SEEDS:-0 1 2}
+limit=${EVAL_LIMIT:-200}
+data=${DATA:-data/world}
+# quickstart's student: 4 LM layers of MLP width 192, MoE (top-2 of 4 experts) on every other
+# one, so (d) activates 2*192 + 2*(2*192) = 4*288 units of MLP width: (c') is 288 wide.
+wide=288
+start=$(date +%s)
+
+train() {  # train <run folder> <train_mod arguments...>: skipped when the folder holds a final model
+    if [ -f "$1/final/model.safetensors" ]; then
+        echo "results: $1 is done" >&2
+        return
+    fi
+    ./train_mod out="$1" "${@:2}"
+}
+
+evals=()
+for seed in $seeds; do
+    r=$root/seed$seed
+    common=(seed="$seed" teacher="$r/teacher" data="$data" "$@")
+    train "$r/teacher" stage=teacher "${common[@]}"
+    train "$r/sft" stage=sft upcycle=false "${common[@]}"
+    train "$r/dense" stage=imitation upcycle=false "${common[@]}"
+    train "$r/wide" stage=imitation upcycle=false student_intermediate_size=$wide "${common[@]}"
+    # (d)'s first phase is (c)'s: the same student, seed, data and steps; it continues from a copy.
+    if [ ! -f "$r/moe/final/model.safetensors" ]; then
+        rm -rf "$r/moe" && mkdir -p "$r/moe" && cp -r "$r/dense/d2d" "$r/moe/d2d"
+    fi
+    train "$r/moe" stage=imitation phase=d2s "${common[@]}"
+    train "$r/dpo" stage=preference student="$r/moe" "${common[@]}"
+    if [ ! -f "$r/eval.json" ]; then
+        ./eval_mod model="$r/teacher,$r/sft,$r/dense,$r/wide,$r/moe,$r/dpo" data="$data" limit="$limit" \
+            out="$r/eval.json"
+    fi
+    evals+=("$r/eval.json")
+done
+files=$(IFS=,; echo "${evals[*]}")
+scripts/run_program.sh seed_table eval="$files" out="$root/table.md" \
+    labels="(a) teacher,(b) SFT,(c) dense KD,(c') wide KD,(d) MoE KD,(e) MoE KD+DPO"
+echo "results: $(( ($(date +%s) - start) / 60 )) min in all; table in $root/table.md" >&2
