@@ -42,7 +42,8 @@ Tensor LlavaModel::encode_images(const Tensor& pixel_values) const {
 }
 
 MllmOutput LlavaModel::forward(const Tensor& input_ids, const Tensor& pixel_values, const Tensor& positions,
-                               std::vector<nn::KVCache>* caches, Generator* router_gen) const {
+                               std::vector<nn::KVCache>* caches, Generator* router_gen,
+                               const Tensor& logit_rows) const {
     check_defined(input_ids, "mllm", "input_ids");
     MOD_CHECK(input_ids.dim() == 2, ShapeError, "mllm", "input_ids of shape (B, T) expected, got ",
               shape_str(input_ids.shape()));
@@ -74,7 +75,8 @@ MllmOutput LlavaModel::forward(const Tensor& input_ids, const Tensor& pixel_valu
     Tensor pos = (positions.defined() ? positions : default_positions(B, T, start)).to(embeds.device());
     MllmOutput out;
     Tensor hidden = model->forward_embeds(embeds, pos, caches, &out.moe, router_gen);  // (B, T, D)
-    out.logits = lm_logits(hidden, *model, lm_head.get());                               // (B, T, V)
+    if (logit_rows.defined()) hidden = index_select(hidden.reshape({B * T, D}), 0, logit_rows.to(device()));  // (N, D)
+    out.logits = lm_logits(hidden, *model, lm_head.get());  // (B, T, V) or (N, V)
     return out;
 }
 

@@ -35,7 +35,7 @@ public:
 };
 
 struct MllmOutput {
-    Tensor logits;  // (B, T, V)
+    Tensor logits;  // (B, T, V); (N, V) when forward was given logit_rows
     MoeLosses moe;  // empty for a dense model
 };
 
@@ -46,8 +46,11 @@ public:
 
     // input_ids (B, T) int; pixel_values (Bi, 3, S, S) or undefined when no image position
     // is in input_ids; positions (B, T) or undefined for 0..T-1; caches: one per LM layer.
+    // logit_rows (N,) int, flat indices into the B*T positions: the LM head runs on those rows
+    // only (a loss reads a few of them, and the head over a large vocabulary is costly).
     MllmOutput forward(const Tensor& input_ids, const Tensor& pixel_values, const Tensor& positions = Tensor(),
-                       std::vector<nn::KVCache>* caches = nullptr, Generator* router_gen = nullptr) const;
+                       std::vector<nn::KVCache>* caches = nullptr, Generator* router_gen = nullptr,
+                       const Tensor& logit_rows = Tensor()) const;
     // pixels (Bi, 3, S, S) -> projected image features (Bi, P, D)
     Tensor encode_images(const Tensor& pixel_values) const;
     // Sparse upcycling of the layers config.moe.layers names (METHOD.md §1), on the model's

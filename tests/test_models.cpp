@@ -5,6 +5,7 @@
 
 #include "autograd/grad_mode.h"
 #include "core/elementwise.h"
+#include "core/index.h"
 #include "core/reduce.h"
 #include "core/view.h"
 #include "models/mllm.h"
@@ -133,6 +134,23 @@ TEST(Mllm, KvCacheDecodingEqualsTheFullForward) {
         steps.push_back(t.model->forward(ids.narrow(1, i, 1).contiguous(), Tensor(), Tensor(), &caches).logits);
     std::vector<double> inc = cat(steps, 1).to_vector<double>();
     for (size_t i = 0; i < inc.size(); ++i) ASSERT_NEAR(inc[i], full[i], 1e-12) << i;
+}
+
+// A loss reads a few rows: the head at logit_rows gives exactly those rows of the full logits,
+// and its gradient reaches the body through them.
+TEST(Mllm, LogitRowsAreThoseRowsOfTheFullLogits) {
+    TinyMllm t;
+    Tensor pixels = t.pixels();
+    const Tensor rows = Tensor::from_vector<int64_t>({13, 0, 5, 6}, {4});
+    {
+        NoGradGuard no_grad;
+        const Tensor full = t.model->forward(t.ids(), pixels).logits.reshape({16, 300});
+        const MllmOutput out = t.model->forward(t.ids(), pixels, Tensor(), nullptr, nullptr, rows);
+        ASSERT_EQ(out.logits.shape(), (Shape{4, 300}));
+        EXPECT_LT(sum(abs(out.logits - index_select(full, 0, rows))).item(), 1e-12);  // another M: another GEMM blocking
+    }
+    EXPECT_GRADCHECK([&](V) { return t.model->forward(t.ids(), pixels, Tensor(), nullptr, nullptr, rows).logits.narrow(1, 0, 5); },
+                     {t.model->model->mm_projector->fc2->bias, t.model->model->norm->weight});
 }
 
 TEST(Mllm, GradientsReachTheProjectorAndVisionThroughTheSplice) {

@@ -9,7 +9,10 @@
 namespace mod::train {
 
 Tensor logits_at(const Tensor& logits, const LabelPositions& pos) {
-    return index_select(logits.reshape({-1, logits.size(-1)}), 0, pos.rows);
+    if (logits.dim() != 2) return index_select(logits.reshape({-1, logits.size(-1)}), 0, pos.rows);
+    MOD_CHECK(logits.size(0) == pos.rows.size(0), ShapeError, "logits_at", "logits at the ", pos.rows.size(0),
+              " label positions expected, got ", shape_str(logits.shape()));
+    return logits;
 }
 
 Tensor response_cross_entropy(const Tensor& logits, const LabelPositions& pos) {

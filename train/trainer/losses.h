@@ -1,5 +1,6 @@
-// The training losses of METHOD.md §2, on (B, T, V) logits and the label positions that
-// trainer/batch_tensors.h computes. Only the N supervised rows of the logits enter a loss.
+// The training losses of METHOD.md §2, on logits and the label positions that
+// trainer/batch_tensors.h computes. Only the N supervised rows of the logits enter a loss:
+// logits are (B, T, V), or (N, V) already at pos.rows (a forward given logit_rows = pos.rows).
 #pragma once
 
 #include "core/tensor.h"
@@ -7,7 +8,7 @@
 
 namespace mod::train {
 
-// (N, V): the logits rows at pos.rows.
+// (N, V): the logits rows at pos.rows (logits that are those rows already pass through).
 Tensor logits_at(const Tensor& logits, const LabelPositions& pos);
 
 // Cross-entropy on response tokens, mean over the N positions.

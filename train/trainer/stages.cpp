@@ -69,9 +69,10 @@ void train_mlps_and_projector(models::LlavaModel& m) {
     m.set_requires_grad("model.mm_projector.*", true);
 }
 
-Tensor teacher_logits(const models::LlavaModel& teacher, const ModelInputs& in) {
+// The teacher's logits at rows (N, V), under no-grad.
+Tensor teacher_logits(const models::LlavaModel& teacher, const ModelInputs& in, const Tensor& rows) {
     NoGradGuard no_grad;
-    return teacher.forward(in.input_ids, in.pixels).logits;
+    return teacher.forward(in.input_ids, in.pixels, Tensor(), nullptr, nullptr, rows).logits;
 }
 
 // MoE terms of a student forward: aux_coef * aux + zloss_coef * z, and their display values.
@@ -122,7 +123,8 @@ void save_final(const TrainOptions& o, const models::LlavaModel& model, const te
 std::function<StepResult(const data::Batch&)> sft_step(const models::LlavaModel& model) {
     return [&model](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, model.device());
-        Tensor ce = response_cross_entropy(model.forward(in.input_ids, in.pixels).logits, shifted_positions(in.labels));
+        const LabelPositions pos = shifted_positions(in.labels);
+        Tensor ce = response_cross_entropy(model.forward(in.input_ids, in.pixels, Tensor(), nullptr, nullptr, pos.rows).logits, pos);
         return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
     };
 }
@@ -190,13 +192,14 @@ bool run_student(const TrainOptions& o, bool distill) {
                   loader_spec(o, {"general.json"}, false), o.steps, nullptr, nullptr};
         first.step = [&](const data::Batch& b) {
             ModelInputs in = to_model_inputs(b, o.device);
+            const LabelPositions pos = distill ? kd_positions(in.labels) : shifted_positions(in.labels);
+            const Tensor t = distill ? teacher_logits(*teacher, in, pos.rows) : Tensor();
+            const Tensor logits = student.forward(in.input_ids, in.pixels, Tensor(), nullptr, nullptr, pos.rows).logits;
             if (!distill) {
-                Tensor ce = response_cross_entropy(student.forward(in.input_ids, in.pixels).logits,
-                                                   shifted_positions(in.labels));
+                Tensor ce = response_cross_entropy(logits, pos);
                 return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
             }
-            Tensor t = teacher_logits(*teacher, in);
-            Tensor kd = distillation_loss(student.forward(in.input_ids, in.pixels).logits, t, kd_positions(in.labels), o.tau);
+            Tensor kd = distillation_loss(logits, t, pos, o.tau);
             return StepResult{kd, {{"kd", kd.item()}}, in.tokens};
         };
         if (!run_job(first, o, s.resume)) return false;
@@ -217,13 +220,16 @@ bool run_student(const TrainOptions& o, bool distill) {
                loader_spec(o, {"multitask.json"}, false), o.steps, nullptr, &router_gen};
     second.step = [&](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, o.device);
-        const Tensor t = distill ? teacher_logits(*teacher, in) : Tensor();
-        models::MllmOutput out = student.forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen);
-        Tensor ce = response_cross_entropy(out.logits, shifted_positions(in.labels));
+        const LabelPositions ce_pos = shifted_positions(in.labels), kd_pos = kd_positions(in.labels);
+        const Tensor t = distill ? teacher_logits(*teacher, in, kd_pos.rows) : Tensor();
+        // The head runs at the loss rows only, unless KD and CE read different ones.
+        const Tensor rows = distill && o.kd_mask != "shifted" ? Tensor() : ce_pos.rows;
+        models::MllmOutput out = student.forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen, rows);
+        Tensor ce = response_cross_entropy(out.logits, ce_pos);
         Terms terms{{"ce", ce.item()}};
         Tensor loss = ce;
         if (distill) {
-            Tensor kd = distillation_loss(out.logits, t, kd_positions(in.labels), o.tau);
+            Tensor kd = distillation_loss(out.logits, t, kd_pos, o.tau);
             terms.insert(terms.begin(), {"kd", kd.item()});
             loss = kd + ce;
         }
@@ -251,8 +257,8 @@ bool run_preference(const TrainOptions& o) {
     job.step = [&](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, o.device);
         LabelPositions pos = shifted_positions(in.labels);
-        Tensor ref = sequence_log_probs(teacher_logits(*teacher, in), pos, b.B);
-        models::MllmOutput out = student->forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen);
+        Tensor ref = sequence_log_probs(teacher_logits(*teacher, in, pos.rows), pos, b.B);
+        models::MllmOutput out = student->forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen, pos.rows);
         PreferenceLoss p = preference_loss(o.loss, sequence_log_probs(out.logits, pos, b.B), ref, o.beta);
         Terms terms{{o.loss, p.loss.item()}};
         Tensor loss = plus(p.loss, moe_terms(out, moe, terms));
