@@ -19,6 +19,14 @@ void check_heads(const Tensor& t, const char* name, const char* op) {
               shape_str(t.shape()));
 }
 
+// The layout a kernel reads: the CUDA kernels contiguous heads; the CPU ones any strides with
+// contiguous rows, so the head split of a projection, (B, T, heads, Dh) viewed as
+// (B, heads, T, Dh), is read in place.
+Tensor kernel_layout(const Tensor& t) {
+    if (t.device().is_cuda() || t.strides()[3] != 1) return t.contiguous();
+    return t;
+}
+
 }  // namespace
 
 Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
@@ -34,11 +42,11 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta) {
     MOD_CHECK(per_batch || positions.shape() == Shape{T}, ShapeError, "rope", "positions of shape (", T, ") or (",
               B, ",", T, ") for x ", shape_str(x.shape()), " expected, got ", shape_str(positions.shape()));
     Tensor pos = positions.to(DType::I64).to(x.device()).expand({B, T}).contiguous();
-    Tensor xc = x.contiguous();
+    Tensor xc = kernel_layout(x);
     Tensor out = MOD_KERNEL(xc, rope)(xc, pos, theta, 1.0);
     // The rotation is orthogonal: its transpose, the backward, is the rotation by -angle.
     record("rope", out, {xc}, [pos, theta](const Tensor& g, const Node&) -> TensorList {
-        return {MOD_KERNEL(g, rope)(g.contiguous(), pos, theta, -1.0)};
+        return {MOD_KERNEL(g, rope)(kernel_layout(g), pos, theta, -1.0)};
     });
     return out;
 }
@@ -66,13 +74,13 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     check_same_device(q, k, op);
     check_same_device(q, v, op);
     if (scale <= 0.0) scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-    Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+    Tensor qc = kernel_layout(q), kc = kernel_layout(k), vc = kernel_layout(v);
     cpu::AttentionForward fwd = MOD_KERNEL(qc, attention_forward)(qc, kc, vc, causal, scale);
     SavedTensor sq(qc), sk(kc), sv(vc), so(fwd.out), slse(fwd.lse);
     const DType dtype = q.dtype();
     record(op, fwd.out, {qc, kc, vc}, [=](const Tensor& g, const Node&) -> TensorList {
         // The kernels read dout in q's dtype: a gradient of another float dtype is converted.
-        const Tensor dout = g.to(dtype).contiguous();
+        const Tensor dout = kernel_layout(g.to(dtype));
         cpu::AttentionGrads d = MOD_KERNEL(g, attention_backward)(dout, sq.get(op), sk.get(op), sv.get(op),
                                                                   so.get(op), slse.get(op), causal, scale);
         return {d.dq, d.dk, d.dv};

@@ -39,14 +39,19 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     SavedTensor saved_a(any_requires_grad({b}) ? a : Tensor());
     SavedTensor saved_b(any_requires_grad({a}) ? b : Tensor());
     const Shape sa = a.shape(), sb = b.shape();
+    // B a transposed matrix, as Linear's W^T: its gradient is computed in B's layout (below).
+    const bool b_transposed = b.dim() == 2 && !b.is_contiguous() && b.transpose(0, 1).is_contiguous();
     record("matmul", out, {a, b}, [=](const Tensor& g, const Node& node) -> TensorList {
         TensorList grads(2);
         if (node.needs_input_grad(0)) grads[0] = sum_to(matmul(g, saved_b.get("matmul").transpose(-1, -2)), sa);
         if (node.needs_input_grad(1)) {
             Tensor at = saved_a.get("matmul");
-            if (at.dim() > 2 && sb.size() == 2) {
-                // Shared 2-D B: dB = sum over the batch of A_i^T dC_i = (all rows of A)^T (all rows of dC).
-                grads[1] = matmul(at.reshape({-1, at.size(-1)}).transpose(0, 1), g.reshape({-1, g.size(-1)}));
+            if (sb.size() == 2) {
+                // 2-D B, shared by any batch of A: dB = sum_i A_i^T dC_i = (all rows of A)^T (all rows of dC).
+                const Tensor a2 = at.reshape({-1, at.size(-1)}), g2 = g.reshape({-1, g.size(-1)});
+                // For a transposed B the same product runs as (dC^T A)^T: dB comes out laid out
+                // like B, so W's gradient arrives contiguous, with no transposing copy.
+                grads[1] = b_transposed ? matmul(g2.transpose(0, 1), a2).transpose(0, 1) : matmul(a2.transpose(0, 1), g2);
             } else {
                 grads[1] = sum_to(matmul(at.transpose(-1, -2), g), sb);
             }

@@ -26,16 +26,28 @@ TensorList FunctionNode::apply(const Tensor& grad_output) {
     return fn_(grad_output, *this);
 }
 
+namespace {
+// True when nothing but this handle can reach t's memory: its only handle, its storage shared
+// with no other view, contiguous.
+bool sole_owner(const Tensor& t) {
+    return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous();
+}
+}  // namespace
+
 TensorList AccumulateGrad::apply(const Tensor& grad_output) {
     Tensor leaf(leaf_);
-    Tensor g = grad_output.dtype() == leaf.dtype() ? grad_output : grad_output.to(leaf.dtype());
+    const bool convert = grad_output.dtype() != leaf.dtype();
     Tensor current = leaf.grad();
-    if (!current.defined()) {
-        // The incoming gradient may alias another node's buffer or be a stride-0 view:
-        // .grad must own its memory because optimizers write into it in place.
-        leaf.set_grad(g.clone());
+    if (current.defined()) {
+        leaf.set_grad(add(current, convert ? grad_output.to(leaf.dtype()) : grad_output));
+    } else if (convert) {
+        leaf.set_grad(grad_output.to(leaf.dtype()));  // a new tensor
     } else {
-        leaf.set_grad(add(current, g));
+        // .grad must own its memory, because optimizers and clipping write into it in place.
+        // The backward engine hands over its only handle to a fresh gradient, which is kept as
+        // it is; one that may alias another buffer (a view, a stride-0 expand, a tensor another
+        // edge received too, a caller's tensor) is copied.
+        leaf.set_grad(sole_owner(grad_output) ? grad_output : grad_output.clone());
     }
     return {};
 }

@@ -66,6 +66,28 @@ TEST(Attention, Gradients) {
                      {leaf({1, 3, 2, 2}, 7), leaf({1, 1, 3, 2}, 8), leaf({1, 1, 3, 2}, 9)});
 }
 
+// The CPU path reads the head split of a projection in place and writes its output and
+// gradients token-major, so that the merge of heads before o_proj is a view. Values equal
+// those of contiguous operands; the gradients check in every operand and through rope.
+TEST(Attention, TokenMajorOperandsAreReadInPlace) {
+    Tensor q = leaf({2, 70, 4, 8}, 1).detach(), k = leaf({2, 70, 2, 8}, 2).detach(), v = leaf({2, 70, 2, 8}, 3).detach();
+    Tensor qt = q.transpose(1, 2), kt = k.transpose(1, 2), vt = v.transpose(1, 2);  // (B, heads, T, Dh) views
+    const Tensor out = scaled_dot_product_attention(qt, kt, vt, true);
+    expect_close(out, scaled_dot_product_attention(qt.contiguous(), kt.contiguous(), vt.contiguous(), true), 0.0);
+    EXPECT_TRUE(out.transpose(1, 2).is_contiguous());  // (B, T, H, Dh) memory: the head merge is free
+    const Tensor pos = Tensor::from_vector<int64_t>({0, 1, 2}, {3});
+    Tensor x = leaf({1, 3, 2, 4}, 4).detach();
+    const Tensor rotated = rope(x.transpose(1, 2), pos, 10000.0);
+    expect_close(rotated, rope(x.transpose(1, 2).contiguous(), pos, 10000.0), 0.0);
+    EXPECT_TRUE(rotated.transpose(1, 2).is_contiguous());
+    EXPECT_GRADCHECK(
+        [&](V in) {
+            Tensor qr = rope(in[0].transpose(1, 2), pos, 10000.0), kr = rope(in[1].transpose(1, 2), pos, 10000.0);
+            return scaled_dot_product_attention(qr, kr, in[2].transpose(1, 2), true).transpose(1, 2).reshape({1, 3, 8});
+        },
+        {leaf({1, 3, 4, 2}, 5), leaf({1, 3, 2, 2}, 6), leaf({1, 3, 2, 2}, 7)});
+}
+
 TEST(Attention, BadShapes) {
     Tensor q = Tensor::zeros({1, 3, 4, 8}), k = Tensor::zeros({1, 2, 4, 8});
     EXPECT_THROW(scaled_dot_product_attention(q, k, k, false), ShapeError);  // 3 heads over 2 kv heads

@@ -5,6 +5,7 @@
 #include "autograd/node.h"
 #include "core/elementwise.h"
 #include "core/matmul.h"
+#include "core/profile.h"
 #include "core/reduce.h"
 #include "testing.h"
 
@@ -121,6 +122,31 @@ TEST(Autograd, GradOwnsItsMemory) {
     sum(a + b).backward();
     a.grad().fill_(5.0);
     EXPECT_EQ(b.grad().to_vector<double>(), (std::vector<double>{1, 1}));
+}
+
+TEST(Autograd, FreshGradientsAreKeptWithoutACopy) {
+    // Linear's product x W^T: W's gradient is computed in W's layout and kept as .grad as it
+    // is, with no clone; the values are those of dW = dY^T x.
+    Tensor x = leaf({4, 3}, 1), w = leaf({5, 3}, 2);
+    Profile p;
+    {
+        ProfileGuard guard(p);
+        matmul(x, w.transpose(0, 1)).backward(Tensor::ones({4, 5}, DType::F64));
+    }
+    EXPECT_EQ(p.entries().count("clone"), 0u);
+    ASSERT_TRUE(w.grad().is_contiguous());
+    const std::vector<double> xv = x.to_vector<double>(), dw = w.grad().to_vector<double>();
+    for (int64_t j = 0; j < 5; ++j)
+        for (int64_t k = 0; k < 3; ++k)
+            EXPECT_NEAR(dw[j * 3 + k], xv[k] + xv[3 + k] + xv[6 + k] + xv[9 + k], 1e-12);
+    using V = const std::vector<Tensor>&;
+    EXPECT_GRADCHECK([](V in) { return matmul(in[0], in[1].transpose(0, 1)); }, {leaf({2, 3, 4}, 3), leaf({5, 4}, 4)});
+    // A caller's gradient tensor is not adopted: .grad is a copy.
+    Tensor c = leaf({2}, 5);
+    Tensor given = Tensor::ones({2}, DType::F64);
+    (c * 2.0).backward(given);
+    c.grad().fill_(7.0);
+    EXPECT_EQ(given.to_vector<double>(), (std::vector<double>{1, 1}));
 }
 
 TEST(Autograd, GradcheckCatchesAWrongBackward) {

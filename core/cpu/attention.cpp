@@ -6,6 +6,12 @@
 //             dS = P * (dP - D), dQ_b = scale dS K, dK += scale dS^T Q_b
 // Only a kBlockRows x S score block lives at a time. Backward runs per key/value head so
 // the query heads that share it add into dK, dV on one thread: no races, deterministic.
+//
+// Layout: q, k, v, dout are read with any strides whose rows (Dh) are contiguous, so the
+// projections' (B, T, heads, Dh) output, viewed as (B, heads, T, Dh), is read in place. The
+// output and the gradients are written token-major the same way: the caller's
+// out.transpose(1, 2).reshape(B, T, H * Dh) before o_proj, and the head split's backward,
+// are then views instead of copies.
 #include "core/cpu/attention.h"
 
 #include <Eigen/Core>
@@ -24,10 +30,35 @@ constexpr int64_t kBlockRows = 64;
 
 template <typename T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// One head's (tokens, Dh) rows at a row stride.
 template <typename T>
-using CMap = Eigen::Map<const RowMat<T>>;
+using CHead = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
 template <typename T>
-using MMap = Eigen::Map<RowMat<T>>;
+using MHead = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
+
+// A (B, heads, tokens, Dh) tensor with contiguous rows: where head (b, h) starts and the
+// stride between its rows.
+template <typename T>
+struct Heads {
+    T* data;
+    int64_t sb, sh, st, tokens, Dh;
+    explicit Heads(const Tensor& t)
+        : data(t.data<T>()), sb(t.strides()[0]), sh(t.strides()[1]), st(t.strides()[2]), tokens(t.size(2)),
+          Dh(t.size(3)) {}
+    T* row(int64_t b, int64_t h, int64_t t) const { return data + b * sb + h * sh + t * st; }
+    CHead<T> head(int64_t b, int64_t h) const {
+        return CHead<T>(row(b, h, 0), tokens, Dh, Eigen::OuterStride<>(st));
+    }
+    MHead<T> mut_head(int64_t b, int64_t h) const {
+        return MHead<T>(row(b, h, 0), tokens, Dh, Eigen::OuterStride<>(st));
+    }
+};
+
+// (B, heads, T, Dh) memory laid out token-major, (B, T, heads, Dh), seen as (B, heads, T, Dh).
+Tensor token_major(const Shape& s, DType dtype, bool zeroed) {
+    const Shape tokens_first{s[0], s[2], s[1], s[3]};
+    return (zeroed ? Tensor::zeros(tokens_first, dtype) : Tensor::empty(tokens_first, dtype)).transpose(1, 2);
+}
 
 struct Dims {
     int64_t B, H, Hkv, T, S, Dh;
@@ -45,7 +76,7 @@ int64_t visible_keys(const Dims& d, int64_t row, bool causal) {
 
 // Fills scores (rows, s_end) = scale * Q_rows K^T with causal masking to -inf.
 template <typename T>
-void block_scores(RowMat<T>& scores, const CMap<T>& Q, const CMap<T>& K, const Dims& d, int64_t r0, int64_t rows,
+void block_scores(RowMat<T>& scores, const CHead<T>& Q, const CHead<T>& K, const Dims& d, int64_t r0, int64_t rows,
                   int64_t s_end, bool causal, T scale) {
     scores.noalias() = scale * (Q.middleRows(r0, rows) * K.topRows(s_end).transpose());
     if (!causal) return;
@@ -58,7 +89,9 @@ void block_scores(RowMat<T>& scores, const CMap<T>& Q, const CMap<T>& K, const D
 
 Tensor rope(const Tensor& x, const Tensor& positions, double theta, double sign) {
     const int64_t B = x.size(0), H = x.size(1), T = x.size(2), Dh = x.size(3), half = Dh / 2;
-    Tensor out = Tensor::empty(x.shape(), x.dtype());
+    // The output keeps x's layout when x is token-major (the attention path's q and k).
+    const bool tokens_first = !x.is_contiguous() && x.transpose(1, 2).is_contiguous();
+    Tensor out = tokens_first ? token_major(x.shape(), x.dtype(), false) : Tensor::empty(x.shape(), x.dtype());
     const int64_t* pp = positions.data<int64_t>();
     // cos and sin in double per position p and frequency i: angle = p * theta^(-2i/Dh). The
     // table covers the positions' range when that is no longer than B * T (the batch rows
@@ -84,15 +117,14 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, double sign)
     auto table_row = [&](int64_t b, int64_t t) { return (by_position ? pp[b * T + t] - lo : b * T + t) * half; };
     dispatch_float(x.dtype(), "rope", [&](auto z) {
         using Tp = decltype(z);
-        const Tp* xp = x.data<Tp>();
-        Tp* op = out.data<Tp>();
+        const Heads<Tp> xh(x), oh(out);
         parallel_for(B * H * T, kParallelGrain / (Dh + 1), [&](int64_t b0, int64_t e0) {
             for (int64_t r = b0; r < e0; ++r) {
-                const int64_t b = r / (H * T), t = r % T;
+                const int64_t b = r / (H * T), h = r / T % H, t = r % T;
                 const double* c = &cos_t[table_row(b, t)];
                 const double* s = &sin_t[table_row(b, t)];
-                const Tp* xr = xp + r * Dh;
-                Tp* o = op + r * Dh;
+                const Tp* xr = xh.row(b, h, t);
+                Tp* o = oh.row(b, h, t);
                 for (int64_t i = 0; i < half; ++i) {
                     const Tp x1 = xr[i], x2 = xr[i + half];
                     o[i] = Tp(x1 * c[i] - x2 * s[i]);
@@ -106,21 +138,20 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, double sign)
 
 AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale) {
     const Dims d = dims_of(q, k);
-    AttentionForward fwd{Tensor::empty(q.shape(), q.dtype()), Tensor::empty({d.B, d.H, d.T}, q.dtype())};
+    AttentionForward fwd{token_major(q.shape(), q.dtype(), false), Tensor::empty({d.B, d.H, d.T}, q.dtype())};
     dispatch_float(q.dtype(), "attention", [&](auto z) {
         using Tp = decltype(z);
         const Tp s = Tp(scale);
         const int64_t group = d.H / d.Hkv;
+        const Heads<Tp> qh(q), kh(k), vh(v), oh(fwd.out);
 #pragma omp parallel
         {
             RowMat<Tp> scores;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t bh = 0; bh < d.B * d.H; ++bh) {
-                const int64_t b = bh / d.H, h = bh % d.H, kvh = b * d.Hkv + h / group;
-                CMap<Tp> Q(q.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
-                CMap<Tp> K(k.data<Tp>() + kvh * d.S * d.Dh, d.S, d.Dh);
-                CMap<Tp> V(v.data<Tp>() + kvh * d.S * d.Dh, d.S, d.Dh);
-                MMap<Tp> O(fwd.out.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
+                const int64_t b = bh / d.H, h = bh % d.H, kvh = h / group;
+                const CHead<Tp> Q = qh.head(b, h), K = kh.head(b, kvh), V = vh.head(b, kvh);
+                MHead<Tp> O = oh.mut_head(b, h);
                 Tp* lse = fwd.lse.data<Tp>() + bh * d.T;
                 for (int64_t r0 = 0; r0 < d.T; r0 += kBlockRows) {
                     const int64_t rows = std::min(kBlockRows, d.T - r0);
@@ -145,12 +176,13 @@ AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tenso
 AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
                                   const Tensor& out, const Tensor& lse, bool causal, double scale) {
     const Dims d = dims_of(q, k);
-    AttentionGrads g{Tensor::empty(q.shape(), q.dtype()), Tensor::zeros(k.shape(), k.dtype()),
-                     Tensor::zeros(v.shape(), v.dtype())};
+    AttentionGrads g{token_major(q.shape(), q.dtype(), false), token_major(k.shape(), k.dtype(), true),
+                     token_major(v.shape(), v.dtype(), true)};
     dispatch_float(q.dtype(), "attention_backward", [&](auto z) {
         using Tp = decltype(z);
         const Tp s = Tp(scale);
         const int64_t group = d.H / d.Hkv;
+        const Heads<Tp> qh(q), kh(k), vh(v), oh(out), doh(dout), dqh(g.dq), dkh(g.dk), dvh(g.dv);
 #pragma omp parallel
         {
             RowMat<Tp> P, dP;
@@ -158,17 +190,12 @@ AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Ten
 #pragma omp for schedule(dynamic, 1)
             for (int64_t bkv = 0; bkv < d.B * d.Hkv; ++bkv) {
                 const int64_t b = bkv / d.Hkv, kvh = bkv % d.Hkv;
-                CMap<Tp> K(k.data<Tp>() + bkv * d.S * d.Dh, d.S, d.Dh);
-                CMap<Tp> V(v.data<Tp>() + bkv * d.S * d.Dh, d.S, d.Dh);
-                MMap<Tp> dK(g.dk.data<Tp>() + bkv * d.S * d.Dh, d.S, d.Dh);
-                MMap<Tp> dV(g.dv.data<Tp>() + bkv * d.S * d.Dh, d.S, d.Dh);
+                const CHead<Tp> K = kh.head(b, kvh), V = vh.head(b, kvh);
+                MHead<Tp> dK = dkh.mut_head(b, kvh), dV = dvh.mut_head(b, kvh);
                 for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-                    const int64_t bh = b * d.H + h;
-                    CMap<Tp> Q(q.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
-                    CMap<Tp> O(out.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
-                    CMap<Tp> dO(dout.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
-                    MMap<Tp> dQ(g.dq.data<Tp>() + bh * d.T * d.Dh, d.T, d.Dh);
-                    const Tp* L = lse.data<Tp>() + bh * d.T;
+                    const CHead<Tp> Q = qh.head(b, h), O = oh.head(b, h), dO = doh.head(b, h);
+                    MHead<Tp> dQ = dqh.mut_head(b, h);
+                    const Tp* L = lse.data<Tp>() + (b * d.H + h) * d.T;
                     for (int64_t r0 = 0; r0 < d.T; r0 += kBlockRows) {
                         const int64_t rows = std::min(kBlockRows, d.T - r0);
                         const int64_t s_end = visible_keys(d, r0 + rows - 1, causal);

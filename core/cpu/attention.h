@@ -1,4 +1,7 @@
-// CPU attention kernels on contiguous tensors; see core/attention.h for the shapes.
+// CPU attention kernels; see core/attention.h for the shapes. The (B, heads, T, Dh) operands
+// may have any strides with contiguous rows of Dh; outputs and gradients of q, k, v come back
+// token-major, (B, T, heads, Dh) memory seen as (B, heads, T, Dh), and rope's output keeps
+// x's layout when x is token-major.
 #pragma once
 
 #include "core/tensor.h"
