@@ -135,7 +135,11 @@ Tensor grouped_matmul(const Tensor& x, const std::vector<Tensor>& w, const std::
     SavedTensor saved_x(xc);
     std::vector<SavedTensor> saved_w(w.begin(), w.end());
     const size_t n_inputs = inputs.size();
-    // dx_g = dy_g w_g^T (the same grouped product with transposed views); dw_g = x_g^T dy_g.
+    // Transposed weights (experts' W^T views): their gradients are computed in that layout.
+    bool w_transposed = true;
+    for (const Tensor& wg : w) w_transposed = w_transposed && !wg.is_contiguous() && wg.transpose(0, 1).is_contiguous();
+    // dx_g = dy_g w_g^T (the same grouped product with transposed views); dw_g = x_g^T dy_g,
+    // or (dy_g^T x_g)^T for transposed weights, so that W_g's gradient arrives contiguous.
     record(op, out, inputs, [=](const Tensor& g, const Node& node) -> TensorList {
         TensorList grads(n_inputs);
         Tensor gc = g.contiguous();
@@ -147,9 +151,11 @@ Tensor grouped_matmul(const Tensor& x, const std::vector<Tensor>& w, const std::
         bool any_w = false;
         for (size_t i = 1; i < n_inputs; ++i) any_w = any_w || node.needs_input_grad(i);
         if (any_w) {
-            std::vector<Tensor> dw = MOD_KERNEL(gc, grouped_matmul_weight_grads)(saved_x.get(op), gc, sizes);
+            const Tensor xs = saved_x.get(op);
+            std::vector<Tensor> dw = w_transposed ? MOD_KERNEL(gc, grouped_matmul_weight_grads)(gc, xs, sizes)
+                                                  : MOD_KERNEL(gc, grouped_matmul_weight_grads)(xs, gc, sizes);
             for (size_t i = 0; i < dw.size(); ++i)
-                if (node.needs_input_grad(i + 1)) grads[i + 1] = dw[i];
+                if (node.needs_input_grad(i + 1)) grads[i + 1] = w_transposed ? dw[i].transpose(0, 1) : dw[i];
         }
         return grads;
     });
