@@ -120,7 +120,9 @@ Tensor rope(const Tensor& x, const Tensor& positions, double theta, double sign)
         const Heads<Tp> xh(x), oh(out);
         parallel_for(B * H * T, kParallelGrain / (Dh + 1), [&](int64_t b0, int64_t e0) {
             for (int64_t r = b0; r < e0; ++r) {
-                const int64_t b = r / (H * T), h = r / T % H, t = r % T;
+                // Rows in memory order: (b, t, h) when token-major, else (b, h, t).
+                const int64_t b = r / (H * T);
+                const int64_t h = tokens_first ? r % H : r / T % H, t = tokens_first ? r / H % T : r % T;
                 const double* c = &cos_t[table_row(b, t)];
                 const double* s = &sin_t[table_row(b, t)];
                 const Tp* xr = xh.row(b, h, t);

@@ -4,18 +4,17 @@
 #include <limits>
 
 #include "core/cpu/loops.h"
+#include "core/cpu/vector_math.h"
 
 namespace mod::cpu {
 
 namespace {
 
+// log sum_v exp(z_v / tau), with 1/tau > 0; vectorised (core/cpu/vector_math.h).
 template <typename T>
 double row_lse(const T* z, int64_t V, double inv_tau) {
-    double m = -std::numeric_limits<double>::infinity();
-    for (int64_t v = 0; v < V; ++v) m = std::max(m, z[v] * inv_tau);
-    double s = 0.0;
-    for (int64_t v = 0; v < V; ++v) s += std::exp(z[v] * inv_tau - m);
-    return m + std::log(s);
+    const T it = T(inv_tau), m = row_max(z, V) * it;
+    return m + std::log(lane_sum<T>(V, [&](int64_t v) { return exp_of(T(z[v] * it - m)); }));
 }
 
 }  // namespace
@@ -37,11 +36,7 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& ta
                 const double lse = row_lse(z, V, 1.0);
                 lp[i] = T(lse);
                 if (tp[i] == ignore_index) continue;
-                double mean_z = 0.0;
-                if (smoothing != 0.0) {
-                    for (int64_t v = 0; v < V; ++v) mean_z += z[v];
-                    mean_z /= V;
-                }
+                const double mean_z = smoothing != 0.0 ? lane_sum<T>(V, [&](int64_t v) { return z[v]; }) / V : 0.0;
                 row_loss[i] = (1.0 - smoothing) * (lse - z[tp[i]]) + smoothing * (lse - mean_z);
             }
         });
@@ -70,7 +65,8 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, const
                     continue;
                 }
                 const T* z = zp + i * V;
-                for (int64_t v = 0; v < V; ++v) d[v] = s * (std::exp(z[v] - lp[i]) - off);
+                const T row_lse_i = lp[i];
+                for (int64_t v = 0; v < V; ++v) d[v] = s * (exp_of(T(z[v] - row_lse_i)) - off);
                 d[tp[i]] -= s * on;
             }
         });
@@ -91,8 +87,10 @@ SoftCrossEntropyForward soft_cross_entropy_forward(const Tensor& z, const Tensor
             for (int64_t i = b; i < e; ++i) {
                 const T *zr = zp + i * V, *tr = tp + i * V;
                 const double lse_s = row_lse(zr, V, inv_tau), lse_t = row_lse(tr, V, inv_tau);
-                double loss = 0.0;  // sum_v p_T (lse_s - z_v / tau) = - sum_v p_T log p_S
-                for (int64_t v = 0; v < V; ++v) loss += std::exp(tr[v] * inv_tau - lse_t) * (lse_s - zr[v] * inv_tau);
+                const T it = T(inv_tau), s_lse = T(lse_s), t_lse = T(lse_t);
+                // sum_v p_T (lse_s - z_v / tau) = - sum_v p_T log p_S
+                const double loss =
+                    lane_sum<T>(V, [&](int64_t v) { return exp_of(T(tr[v] * it - t_lse)) * (s_lse - zr[v] * it); });
                 ls[i] = T(lse_s);
                 lt[i] = T(lse_t);
                 rl[i] = T(loss * tau * tau);
@@ -121,13 +119,18 @@ std::pair<Tensor, Tensor> soft_cross_entropy_backward(const Tensor& z, const Ten
         parallel_for(N, kParallelGrain / (V + 1), [&](int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i) {
                 const T *zr = zp + i * V, *tr = tp + i * V;
-                const double mean_c = rl[i] / (tau * tau);  // sum_v p_T c_v
-                for (int64_t v = 0; v < V; ++v) {
-                    const double log_ps = zr[v] * inv_tau - ls[i];
-                    const double pt = std::exp(tr[v] * inv_tau - lt[i]);
-                    if (dzp) dzp[i * V + v] = T(scale * tau * (std::exp(log_ps) - pt));
-                    if (dtp) dtp[i * V + v] = T(scale * tau * pt * (-log_ps - mean_c));
-                }
+                const T mean_c = T(rl[i] / (tau * tau));  // sum_v p_T c_v
+                const T it = T(inv_tau), s_lse = ls[i], t_lse = lt[i], k = T(scale * tau);
+                T* dzr = dzp ? dzp + i * V : nullptr;
+                T* dtr = dtp ? dtp + i * V : nullptr;
+                if (dzr)
+                    for (int64_t v = 0; v < V; ++v)
+                        dzr[v] = k * (exp_of(T(zr[v] * it - s_lse)) - exp_of(T(tr[v] * it - t_lse)));
+                if (dtr)
+                    for (int64_t v = 0; v < V; ++v) {
+                        const T log_ps = zr[v] * it - s_lse;
+                        dtr[v] = k * exp_of(T(tr[v] * it - t_lse)) * (-log_ps - mean_c);
+                    }
             }
         });
     });

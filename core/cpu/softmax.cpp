@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "core/cpu/loops.h"
+#include "core/cpu/vector_math.h"
 
 namespace mod::cpu {
 
@@ -24,13 +25,6 @@ Tensor map_rows(const Tensor& x, F f) {
     return out;
 }
 
-template <typename T>
-T row_max_of(const T* x, int64_t n) {
-    T m = -std::numeric_limits<T>::infinity();
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
-    return m;
-}
-
 }  // namespace
 
 Tensor softmax_forward(const Tensor& x) {
@@ -38,10 +32,9 @@ Tensor softmax_forward(const Tensor& x) {
     dispatch_float(x.dtype(), "softmax", [&](auto z) {
         using T = decltype(z);
         out = map_rows<T>(x, [](const T* in, T* o, int64_t n) {
-            const T m = row_max_of(in, n);
-            T s = 0;
-            for (int64_t i = 0; i < n; ++i) s += (o[i] = std::exp(in[i] - m));
-            const T inv = T(1) / s;
+            const T m = row_max(in, n);
+            for (int64_t i = 0; i < n; ++i) o[i] = exp_of(T(in[i] - m));
+            const T inv = T(1.0 / lane_sum<T>(n, [&](int64_t i) { return o[i]; }));
             for (int64_t i = 0; i < n; ++i) o[i] *= inv;
         });
     });
@@ -53,10 +46,8 @@ Tensor log_softmax_forward(const Tensor& x) {
     dispatch_float(x.dtype(), "log_softmax", [&](auto z) {
         using T = decltype(z);
         out = map_rows<T>(x, [](const T* in, T* o, int64_t n) {
-            const T m = row_max_of(in, n);
-            T s = 0;
-            for (int64_t i = 0; i < n; ++i) s += std::exp(in[i] - m);
-            const T lse = m + std::log(s);
+            const T m = row_max(in, n);
+            const T lse = T(m + std::log(lane_sum<T>(n, [&](int64_t i) { return exp_of(T(in[i] - m)); })));
             for (int64_t i = 0; i < n; ++i) o[i] = in[i] - lse;
         });
     });
@@ -86,17 +77,17 @@ Tensor backward_rows(const Tensor& y, const Tensor& dy, const char* op, F f) {
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
     return backward_rows(y, dy, "softmax_backward", [](const auto* yr, const auto* gr, auto* dr, int64_t n) {
-        std::remove_const_t<std::remove_pointer_t<decltype(yr)>> dot = 0;
-        for (int64_t i = 0; i < n; ++i) dot += yr[i] * gr[i];
+        using T = std::remove_const_t<std::remove_pointer_t<decltype(yr)>>;
+        const T dot = T(lane_sum<T>(n, [&](int64_t i) { return yr[i] * gr[i]; }));
         for (int64_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - dot);
     });
 }
 
 Tensor log_softmax_backward(const Tensor& y, const Tensor& dy) {
     return backward_rows(y, dy, "log_softmax_backward", [](const auto* yr, const auto* gr, auto* dr, int64_t n) {
-        std::remove_const_t<std::remove_pointer_t<decltype(yr)>> total = 0;
-        for (int64_t i = 0; i < n; ++i) total += gr[i];
-        for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - std::exp(yr[i]) * total;
+        using T = std::remove_const_t<std::remove_pointer_t<decltype(yr)>>;
+        const T total = T(lane_sum<T>(n, [&](int64_t i) { return gr[i]; }));
+        for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - exp_of(yr[i]) * total;
     });
 }
 

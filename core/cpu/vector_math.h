@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 namespace mod::cpu {
@@ -46,6 +47,46 @@ T sigmoid_of(T x) {
     } else {
         return T(1) / (T(1) + std::exp(-x));
     }
+}
+
+// e^x: exp_f32 for float, std::exp for double (as sigmoid_of). Below exp_f32's range the
+// float result is 0, so masked entries (-inf) weigh exactly nothing.
+template <typename T>
+T exp_of(T x) {
+    if constexpr (std::is_same_v<T, float>) {
+        return x < -87.3f ? 0.0f : exp_f32(x);
+    } else {
+        return std::exp(x);
+    }
+}
+
+// Row reductions over kLanes independent partial results: one running max or sum fixes the
+// order of the operations, so the compiler keeps it scalar; kLanes of them vectorise.
+constexpr int64_t kLanes = 16;
+
+// max_i x[i]; -inf for n = 0.
+template <typename T>
+T row_max(const T* x, int64_t n) {
+    T lane[kLanes];
+    std::fill(lane, lane + kLanes, -std::numeric_limits<T>::infinity());
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int64_t l = 0; l < kLanes; ++l) lane[l] = std::max(lane[l], x[i + l]);
+    for (; i < n; ++i) lane[0] = std::max(lane[0], x[i]);
+    return *std::max_element(lane, lane + kLanes);
+}
+
+// sum_{i < n} term(i), term returning T: kLanes partial sums in T, added up in double.
+template <typename T, typename F>
+double lane_sum(int64_t n, F term) {
+    T lane[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int64_t l = 0; l < kLanes; ++l) lane[l] += term(i + l);
+    double total = 0.0;
+    for (; i < n; ++i) total += term(i);
+    for (int64_t l = 0; l < kLanes; ++l) total += lane[l];
+    return total;
 }
 
 }  // namespace mod::cpu
