@@ -147,9 +147,13 @@ GenerateResult generate(const models::LlavaModel& model, const std::vector<int64
     if (image_id >= 0 && image_id < V) banned[image_id] = true;
     for (int64_t id = options.vocab_size > 0 ? options.vocab_size : V; id < V; ++id) banned[id] = true;
     const Tensor ban = Tensor::from_vector<bool>(banned, {1, V}).to(model.device());
-    auto next_token = [&](const Tensor& logits) {  // logits (1, T, V)
-        const Tensor last = logits.select(1, logits.size(1) - 1);  // (1, V)
-        return pick_token(masked_fill(last, ban, -std::numeric_limits<double>::infinity()), options, gen);
+    // The logits of the last position only, (1, V): the head over the vocabulary runs on that row.
+    auto last_logits = [&](const std::vector<int64_t>& ids, const Tensor& px, std::vector<nn::KVCache>* c) {
+        const Tensor last = Tensor::from_vector<int64_t>({static_cast<int64_t>(ids.size()) - 1}, {1});
+        return model.forward(ids_tensor(ids), px, Tensor(), c, nullptr, last).logits;
+    };
+    auto next_token = [&](const Tensor& logits) {
+        return pick_token(masked_fill(logits, ban, -std::numeric_limits<double>::infinity()), options, gen);
     };
 
     GenerateResult result;
@@ -159,8 +163,7 @@ GenerateResult generate(const models::LlavaModel& model, const std::vector<int64
     std::vector<int64_t> sequence = prompt;
 
     const Clock::time_point prefill_start = Clock::now();
-    int64_t id = next_token(model.forward(ids_tensor(prompt), pixels, Tensor(), options.use_cache ? &caches : nullptr)
-                                .logits);
+    int64_t id = next_token(last_logits(prompt, pixels, options.use_cache ? &caches : nullptr));
     result.prefill_seconds = seconds_since(prefill_start);
 
     const Clock::time_point decode_start = Clock::now();
@@ -175,9 +178,7 @@ GenerateResult generate(const models::LlavaModel& model, const std::vector<int64
         if (static_cast<int64_t>(result.ids.size()) >= options.max_new_tokens) break;
         // With the cache only the new token runs (its position follows the cached ones); without it
         // the whole sequence, image included, runs again.
-        const Tensor logits = options.use_cache ? model.forward(ids_tensor({id}), Tensor(), Tensor(), &caches).logits
-                                                : model.forward(ids_tensor(sequence), pixels).logits;
-        id = next_token(logits);
+        id = next_token(options.use_cache ? last_logits({id}, Tensor(), &caches) : last_logits(sequence, pixels, nullptr));
         ++result.decode_steps;
     }
     result.decode_seconds = seconds_since(decode_start);
