@@ -173,6 +173,7 @@ TEST(SeedTable, MeanAndSpreadPerModelOverSeeds) {
     EXPECT_NE(table.find("| vqa color acc % | 60.0 ± 14.1 | 50.0 ± 0.0 |\n"), std::string::npos) << table;
     EXPECT_NE(table.find("| parameters (total) | 123.5K | 123.5K |\n"), std::string::npos) << table;
     EXPECT_NE(table.find("| CHAIR_s % | 100.0 ± 0.0 | 100.0 ± 0.0 |\n"), std::string::npos) << table;
+    EXPECT_NE(table.find("| shapes named per caption | 2.00 ± 0.00 | 2.00 ± 0.00 |\n"), std::string::npos) << table;
     // One seed: no spread.
     const std::string one = train::seed_table_markdown({{"s0.json", seed0}}, {"(a) x", "(b) y"});
     EXPECT_NE(one.find("| vqa color acc % | 50.0 | 50.0 |\n"), std::string::npos) << one;

@@ -15,8 +15,8 @@ struct SeedEval {
     nlohmann::json eval;  // eval_mod's output: {"models": [ ... ]}
 };
 
-// Rows: parameters, accuracy per task and overall, POPE F1 and yes-ratio per split, CHAIR_i and
-// CHAIR_s, as the first file's first model has them; one column per label. Throws ValueError naming the file when a file holds another
+// Rows: parameters, accuracy per task and overall, POPE F1 and yes-ratio per split, CHAIR_i,
+// CHAIR_s and the shapes a caption names on average, as the first file's first model has them; one column per label. Throws ValueError naming the file when a file holds another
 // number of models than labels, or lacks a metric.
 std::string seed_table_markdown(const std::vector<SeedEval>& seeds, const std::vector<std::string>& labels);
 
