@@ -7,16 +7,20 @@
 #   (c') wide KD    (c) with the MLPs widened to (d)'s activated parameters
 #   (d) MoE KD      the sparse student after full imitation
 #   (e) MoE KD+DPO  (d) after preference distillation
-# then eval_mod per seed and seed_table over the seeds. A finished model is not trained again,
-# so an interrupted run continues where it stopped when started again.
-#   bash scripts/results.sh                 # seeds 0 1 2 in runs/results
+# then eval_mod per seed (every test sample) and seed_table over the seeds. A finished model
+# is not trained again, so an interrupted run continues where it stopped when started again.
+#   bash scripts/results.sh                 # seeds 0 1 2 in runs/results, one after the other
+#   JOBS=2 bash scripts/results.sh          # two seeds at a time, one thread each (faster on
+#                                           # 2 cores: these models are too small for 2 threads)
 #   SEEDS="0" bash scripts/results.sh       # one seed
-# Arguments are passed to every train_mod call (e.g. threads=2); DATA names the world folder.
+# Arguments are passed to every train_mod call; DATA names the world folder, EVAL_LIMIT caps
+# the samples per eval set (0: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${RESULTS_DIR:-runs/results}
 seeds=${SEEDS:-0 1 2}
-limit=${EVAL_LIMIT:-200}
+limit=${EVAL_LIMIT:-0}
+jobs=${JOBS:-1}
 data=${DATA:-data/world}
 # quickstart's student: 4 LM layers of MLP width 192, MoE (top-2 of 4 experts) on every other
 # one, so (d) activates 2*192 + 2*(2*192) = 4*288 units of MLP width: (c') is 288 wide.
@@ -31,10 +35,9 @@ train() {  # train <run folder> <train_mod arguments...>: skipped when the folde
     ./train_mod out="$1" "${@:2}"
 }
 
-evals=()
-for seed in $seeds; do
-    r=$root/seed$seed
-    common=(seed="$seed" teacher="$r/teacher" data="$data" "$@")
+run_seed() {  # run_seed <seed> <threads> <train_mod arguments...>
+    local seed=$1 threads=$2 r=$root/seed$1
+    local common=(seed="$seed" teacher="$r/teacher" data="$data" threads="$threads" "${@:3}")
     train "$r/teacher" stage=teacher "${common[@]}"
     train "$r/sft" stage=sft upcycle=false "${common[@]}"
     train "$r/dense" stage=imitation upcycle=false "${common[@]}"
@@ -47,9 +50,35 @@ for seed in $seeds; do
     train "$r/dpo" stage=preference student="$r/moe" "${common[@]}"
     if [ ! -f "$r/eval.json" ]; then
         ./eval_mod model="$r/teacher,$r/sft,$r/dense,$r/wide,$r/moe,$r/dpo" data="$data" limit="$limit" \
-            out="$r/eval.json"
+            out="$r/eval.json" threads="$threads"
     fi
-    evals+=("$r/eval.json")
+}
+
+# One step of a throwaway run first: it builds the programs and makes the world and the
+# tokenizer (on first use), which parallel jobs would otherwise race to do.
+scripts/run_program.sh eval_mod --help > /dev/null
+scripts/run_program.sh seed_table --help > /dev/null
+prepare=()
+for arg in "$@"; do
+    case "$arg" in steps=* | teacher_steps=* | vision_steps=*) ;; *) prepare+=("$arg") ;; esac
+done
+./train_mod stage=teacher out="$root/prepare" data="$data" steps=1 teacher_steps=1 vision_steps=0 "${prepare[@]}" \
+    > /dev/null
+rm -rf "$root/prepare"
+evals=()
+pids=()
+for seed in $seeds; do
+    if [ "$jobs" -gt 1 ]; then
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+        run_seed "$seed" 1 "$@" > "$root/seed$seed.log" 2>&1 &
+        pids+=($!)
+    else
+        run_seed "$seed" 0 "$@"
+    fi
+    evals+=("$root/seed$seed/eval.json")
+done
+for pid in "${pids[@]}"; do
+    wait "$pid" || { echo "results: a seed failed; see $root/seed*.log" >&2; exit 1; }
 done
 files=$(IFS=,; echo "${evals[*]}")
 scripts/run_program.sh seed_table eval="$files" out="$root/table.md" \
