@@ -9,10 +9,12 @@
 #   (e) MoE KD+DPO  (d) after preference distillation
 # then eval_mod per seed (every test sample) and seed_table over the seeds. A finished model
 # is not trained again, so an interrupted run continues where it stopped when started again.
-#   bash scripts/results.sh                 # seeds 0 1 2 in runs/results, one after the other
-#   JOBS=2 bash scripts/results.sh          # two seeds at a time, one thread each (faster on
-#                                           # 2 cores: these models are too small for 2 threads)
+#   bash scripts/results.sh                 # seeds 0 1 2 in runs/results
 #   SEEDS="0" bash scripts/results.sh       # one seed
+# Seeds run as parallel jobs of one thread each, as many as there are cores (at most 3;
+# JOBS=1: one after the other on every core): these models are too small for 2 threads to
+# pay; on 2 cores a teacher took 7 min on two threads alone and 7 min on one thread beside
+# another seed's job. About an hour for 3 seeds on 2 cores.
 # Arguments are passed to every train_mod call; DATA names the world folder, EVAL_LIMIT caps
 # the samples per eval set (0: all).
 set -euo pipefail
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/.."
 root=${RESULTS_DIR:-runs/results}
 seeds=${SEEDS:-0 1 2}
 limit=${EVAL_LIMIT:-0}
-jobs=${JOBS:-1}
+jobs=${JOBS:-$(( $(nproc) < 3 ? $(nproc) : 3 ))}
 data=${DATA:-data/world}
 # quickstart's student: 4 LM layers of MLP width 192, MoE (top-2 of 4 experts) on every other
 # one, so (d) activates 2*192 + 2*(2*192) = 4*288 units of MLP width: (c') is 288 wide.
