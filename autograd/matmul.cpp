@@ -51,7 +51,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                 const Tensor a2 = at.reshape({-1, at.size(-1)}), g2 = g.reshape({-1, g.size(-1)});
                 // For a transposed B the same product runs as (dC^T A)^T: dB comes out laid out
                 // like B, so W's gradient arrives contiguous, with no transposing copy.
-                grads[1] = b_transposed ? matmul(g2.transpose(0, 1), a2).transpose(0, 1) : matmul(a2.transpose(0, 1), g2);
+                grads[1] = b_transposed ? matmul(g2.transpose(0, 1), a2).transpose(0, 1)
+                                        : matmul(a2.transpose(0, 1), g2);
             } else {
                 grads[1] = sum_to(matmul(at.transpose(-1, -2), g), sb);
             }

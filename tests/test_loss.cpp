@@ -83,9 +83,12 @@ TEST(Loss, Float32KernelsMatchFloat64) {
         const auto f32 = run(DType::F32, loss), f64 = run(DType::F64, loss);
         for (size_t k = 0; k < f32.size(); ++k)
             for (size_t i = 0; i < f32[k].size(); ++i)
-                ASSERT_NEAR(f32[k][i], f64[k][i], 2e-5 * std::max(1.0, std::abs(f64[k][i]))) << "part " << k << " at " << i;
+                ASSERT_NEAR(f32[k][i], f64[k][i], 2e-5 * std::max(1.0, std::abs(f64[k][i])))
+                    << "part " << k << " at " << i;
     };
-    expect_match("cross_entropy", [&](const Tensor& z, const Tensor& t) { return cross_entropy(z, targets, -100, 0.1) + sum(t) * 0.0; });
+    expect_match("cross_entropy", [&](const Tensor& z, const Tensor& t) {
+        return cross_entropy(z, targets, -100, 0.1) + sum(t) * 0.0;  // t: no gradient, zeros on both sides
+    });
     expect_match("soft_cross_entropy", [](const Tensor& z, const Tensor& t) { return soft_cross_entropy(z, t, 2.0); });
     expect_match("log_softmax", [](const Tensor& z, const Tensor& t) { return sum(log_softmax(z, 1) * softmax(t, 1)); });
     Tensor masked = Tensor::from_vector<float>({0.5f, -std::numeric_limits<float>::infinity(), 2.0f}, {3});

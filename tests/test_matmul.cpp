@@ -132,7 +132,9 @@ TEST(GroupedMatmul, Gradients) {
                      {leaf({5, 4}, 1), leaf({4, 3}, 2), leaf({4, 3}, 3), leaf({3, 4}, 4)});
     // Every weight transposed (the experts' W^T): computed in that layout, same gradients.
     EXPECT_GRADCHECK(
-        [](V x) { return grouped_matmul(x[0], {x[1].transpose(0, 1), x[2].transpose(0, 1), x[3].transpose(0, 1)}, {3, 0, 2}); },
+        [](V x) {
+            return grouped_matmul(x[0], {x[1].transpose(0, 1), x[2].transpose(0, 1), x[3].transpose(0, 1)}, {3, 0, 2});
+        },
         {leaf({5, 4}, 5), leaf({3, 4}, 6), leaf({3, 4}, 7), leaf({3, 4}, 8)});
     Tensor w = leaf({3, 4}, 9);
     grouped_matmul(leaf({2, 4}, 10), {w.transpose(0, 1)}, {2}).backward(Tensor::ones({2, 3}, DType::F64));

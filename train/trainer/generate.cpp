@@ -178,7 +178,8 @@ GenerateResult generate(const models::LlavaModel& model, const std::vector<int64
         if (static_cast<int64_t>(result.ids.size()) >= options.max_new_tokens) break;
         // With the cache only the new token runs (its position follows the cached ones); without it
         // the whole sequence, image included, runs again.
-        id = next_token(options.use_cache ? last_logits({id}, Tensor(), &caches) : last_logits(sequence, pixels, nullptr));
+        id = next_token(options.use_cache ? last_logits({id}, Tensor(), &caches)
+                                          : last_logits(sequence, pixels, nullptr));
         ++result.decode_steps;
     }
     result.decode_seconds = seconds_since(decode_start);

@@ -29,7 +29,8 @@ std::vector<Row> table_rows(const nlohmann::json& first_model) {
                              {"parameters (total)", ptr("/parameters/total"), Kind::count}};
     if (first_model.contains("understanding") && first_model["understanding"].contains("tasks")) {
         for (const auto& [task, value] : first_model["understanding"]["tasks"].items())
-            rows.push_back({"vqa " + task + " acc %", ptr("/understanding/tasks/" + task + "/accuracy"), Kind::percent});
+            rows.push_back(
+                {"vqa " + task + " acc %", ptr("/understanding/tasks/" + task + "/accuracy"), Kind::percent});
     }
     rows.push_back({"vqa overall acc %", ptr("/understanding/overall/accuracy"), Kind::percent});
     for (const char* split : {"random", "popular", "adversarial"}) {
@@ -81,7 +82,8 @@ double row_value(const Row& row, const nlohmann::json& model, const std::string&
 std::string seed_table_markdown(const std::vector<SeedEval>& seeds, const std::vector<std::string>& labels) {
     MOD_CHECK(!seeds.empty(), ValueError, "seed_table", "at least one eval file expected");
     for (const SeedEval& s : seeds) {
-        const bool ok = s.eval.contains("models") && s.eval["models"].is_array() && s.eval["models"].size() == labels.size();
+        const bool ok =
+            s.eval.contains("models") && s.eval["models"].is_array() && s.eval["models"].size() == labels.size();
         MOD_CHECK(ok, ValueError, "seed_table", s.source, ": a \"models\" array of ", labels.size(),
                   " models (one per label) expected");
     }

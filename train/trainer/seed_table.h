@@ -16,7 +16,8 @@ struct SeedEval {
 };
 
 // Rows: parameters, accuracy per task and overall, POPE F1 and yes-ratio per split, CHAIR_i,
-// CHAIR_s and the shapes a caption names on average, as the first file's first model has them; one column per label. Throws ValueError naming the file when a file holds another
+// CHAIR_s and the shapes a caption names on average, as the first file's first model has
+// them; one column per label. Throws ValueError naming the file when a file holds another
 // number of models than labels, or lacks a metric.
 std::string seed_table_markdown(const std::vector<SeedEval>& seeds, const std::vector<std::string>& labels);
 

@@ -124,7 +124,8 @@ std::function<StepResult(const data::Batch&)> sft_step(const models::LlavaModel&
     return [&model](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, model.device());
         const LabelPositions pos = shifted_positions(in.labels);
-        Tensor ce = response_cross_entropy(model.forward(in.input_ids, in.pixels, Tensor(), nullptr, nullptr, pos.rows).logits, pos);
+        const Tensor logits = model.forward(in.input_ids, in.pixels, Tensor(), nullptr, nullptr, pos.rows).logits;
+        Tensor ce = response_cross_entropy(logits, pos);
         return StepResult{ce, {{"ce", ce.item()}}, in.tokens};
     };
 }
