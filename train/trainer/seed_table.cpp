@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <functional>
 
 #include "core/error.h"
 #include "trainer/eval.h"
