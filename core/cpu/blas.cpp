@@ -25,7 +25,8 @@ std::unique_ptr<BlasLibrary> load() {
     if (choice && std::strcmp(choice, "eigen") == 0) return nullptr;
 #if defined(__x86_64__)
     // Before the library loads: see blas.h. A user's own setting wins.
-    if (!std::getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx512f")) setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
+    if (!std::getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx512f"))
+        setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
 #endif
     for (const char* path : kCandidates) {
         void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);

@@ -25,7 +25,7 @@ struct BlasLibrary {
                            int lda, const double* B, int ldb, double beta, double* C, int ldc);
     Sgemm sgemm = nullptr;
     Dgemm dgemm = nullptr;
-    std::string description;  // e.g. "OpenBLAS 0.3.21 (SkylakeX kernels, OpenMP)"
+    std::string description;  // openblas_get_config(), then "(<core> kernels)"
 
     static constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;  // the CBLAS enum values
 };

@@ -199,11 +199,14 @@ std::vector<Tensor> grouped_matmul_weight_grads(const Tensor& x, const Tensor& d
         using T = decltype(z);
         int64_t row = 0;
         for (int64_t m : sizes) {
-            // An empty group's gradient is zero; any other is written whole by the product.
-            Tensor d = m > 0 ? Tensor::empty({K, N}, x.dtype()) : Tensor::zeros({K, N}, x.dtype());
-            if (m > 0)  // x_g^T is x_g read column-major: trans_a with ld K
-                gemm<T>(true, false, K, N, m, T(1), x.data<T>() + row * K, K, dy.data<T>() + row * N, N, T(0),
-                        d.data<T>(), N);
+            if (m == 0) {  // no rows: a zero gradient
+                dw.push_back(Tensor::zeros({K, N}, x.dtype()));
+                continue;
+            }
+            // Written whole by the product. x_g^T is x_g read column-major: trans_a with ld K.
+            Tensor d = Tensor::empty({K, N}, x.dtype());
+            gemm<T>(true, false, K, N, m, T(1), x.data<T>() + row * K, K, dy.data<T>() + row * N, N, T(0), d.data<T>(),
+                    N);
             dw.push_back(d);
             row += m;
         }

@@ -151,6 +151,16 @@ TEST_F(Stages, SftAndImitationWithoutUpcyclingKeepTheStudentDense) {
     EXPECT_THROW(run_stage(preference), ValueError);  // preference distillation needs the sparse student
 }
 
+// kd_mask=unshifted: KD and CE read different rows, so the second phase computes full logits.
+TEST_F(Stages, UnshiftedKdMaskRunsBothPhases) {
+    ASSERT_TRUE(run_stage(options("imitation", "unshifted", {"kd_mask=unshifted"})));
+    for (const char* phase : {"d2d", "d2s"}) {
+        const auto kd = read_metrics(dir_->str(std::string("unshifted/") + phase + "/metrics.jsonl"))["kd"];
+        ASSERT_EQ(kd.size(), 6u) << phase;
+        for (const auto& [step, v] : kd) EXPECT_TRUE(std::isfinite(v) && v > 0) << phase << " step " << step;
+    }
+}
+
 TEST_F(Stages, ResumeContinuesBitForBit) {
     ASSERT_TRUE(run_stage(options("teacher", "teacher")));
     // Uninterrupted: both imitation phases, 6 steps each.

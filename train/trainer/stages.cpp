@@ -181,9 +181,8 @@ bool run_student(const TrainOptions& o, bool distill) {
                                teacher->model->vision_tower->vision_tower);
     place(student, o);
     const models::MoeConfig moe = student.config.moe;
-    auto kd_positions = [&](const Tensor& labels) {
-        return o.kd_mask == "shifted" ? shifted_positions(labels) : unshifted_positions(labels);
-    };
+    // KD reads the CE rows (kd_mask=shifted), or with kd_mask=unshifted the labelled positions.
+    const bool kd_at_ce_rows = o.kd_mask == "shifted";
     const std::string first_dir = join(o.out, distill ? "d2d" : "general");
     const std::string second_dir = join(o.out, distill ? "d2s" : "multitask");
 
@@ -193,7 +192,8 @@ bool run_student(const TrainOptions& o, bool distill) {
                   loader_spec(o, {"general.json"}, false), o.steps, nullptr, nullptr};
         first.step = [&](const data::Batch& b) {
             ModelInputs in = to_model_inputs(b, o.device);
-            const LabelPositions pos = distill ? kd_positions(in.labels) : shifted_positions(in.labels);
+            const LabelPositions pos =
+                distill && !kd_at_ce_rows ? unshifted_positions(in.labels) : shifted_positions(in.labels);
             const Tensor t = distill ? teacher_logits(*teacher, in, pos.rows) : Tensor();
             const Tensor logits = student.forward(in.input_ids, in.pixels, Tensor(), nullptr, nullptr, pos.rows).logits;
             if (!distill) {
@@ -221,10 +221,12 @@ bool run_student(const TrainOptions& o, bool distill) {
                loader_spec(o, {"multitask.json"}, false), o.steps, nullptr, &router_gen};
     second.step = [&](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, o.device);
-        const LabelPositions ce_pos = shifted_positions(in.labels), kd_pos = kd_positions(in.labels);
+        const LabelPositions ce_pos = shifted_positions(in.labels);
+        const bool other_kd_rows = distill && !kd_at_ce_rows;
+        const LabelPositions kd_pos = other_kd_rows ? unshifted_positions(in.labels) : ce_pos;
         const Tensor t = distill ? teacher_logits(*teacher, in, kd_pos.rows) : Tensor();
         // The head runs at the loss rows only, unless KD and CE read different ones.
-        const Tensor rows = distill && o.kd_mask != "shifted" ? Tensor() : ce_pos.rows;
+        const Tensor rows = other_kd_rows ? Tensor() : ce_pos.rows;
         models::MllmOutput out = student.forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen, rows);
         Tensor ce = response_cross_entropy(out.logits, ce_pos);
         Terms terms{{"ce", ce.item()}};

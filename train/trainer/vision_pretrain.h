@@ -27,12 +27,12 @@ struct VisionPretrainReport {
     double shape_accuracy = 0, colour_accuracy = 0, text_accuracy = 0;
 };
 
-// Trains `vision` (on o.device) for `steps` steps of o.batch_size images from
-// <o.data>/train/scenes.jsonl, then scores <o.data>/test/scenes.jsonl.
 // The world's grid cell (row * 3 + col) under each patch's centre, in patch order (row-major):
 // the cell whose labels that patch's features learn to predict.
 std::vector<int> grid_cell_of_patches(const models::VisionConfig& vision);
 
+// Trains `vision` (on o.device) for `steps` steps of o.batch_size images from
+// <o.data>/train/scenes.jsonl, then scores <o.data>/test/scenes.jsonl.
 VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, const TrainOptions& o, int64_t steps);
 
 }  // namespace mod::train
