@@ -119,6 +119,21 @@ Tensor gelu(const Tensor& x) { return unary_op(cpu::UnaryOp::Gelu, "gelu", x); }
 Tensor gelu_tanh(const Tensor& x) { return unary_op(cpu::UnaryOp::GeluTanh, "gelu_tanh", x); }
 Tensor quick_gelu(const Tensor& x) { return unary_op(cpu::UnaryOp::QuickGelu, "quick_gelu", x); }
 
+Tensor swiglu(const Tensor& gate, const Tensor& up) {
+    OpTimer timer("swiglu");
+    check_float_pair(gate, up, "swiglu");
+    MOD_CHECK(gate.shape() == up.shape(), ShapeError, "swiglu", "gate and up of one shape expected, got ",
+              shape_str(gate.shape()), " and ", shape_str(up.shape()));
+    Tensor out = MOD_KERNEL(gate, swiglu)(gate, up);
+    SavedTensor saved_gate(gate), saved_up(up);
+    // h = silu(g) u: dg = dh u silu'(g), du = dh silu(g), both from one kernel pass.
+    record("swiglu", out, {gate, up}, [=](const Tensor& g, const Node&) -> TensorList {
+        auto [dgate, dup] = MOD_KERNEL(g, swiglu_backward)(saved_gate.get("swiglu"), saved_up.get("swiglu"), g);
+        return {dgate, dup};
+    });
+    return out;
+}
+
 Tensor gt(const Tensor& a, const Tensor& b) { return compare_op(cpu::CompareOp::Gt, "gt", a, b); }
 Tensor lt(const Tensor& a, const Tensor& b) { return compare_op(cpu::CompareOp::Lt, "lt", a, b); }
 Tensor eq(const Tensor& a, const Tensor& b) { return compare_op(cpu::CompareOp::Eq, "eq", a, b); }

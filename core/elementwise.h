@@ -34,6 +34,9 @@ Tensor silu(const Tensor& x);        // x * sigmoid(x)
 Tensor gelu(const Tensor& x);        // exact: x * Phi(x)
 Tensor gelu_tanh(const Tensor& x);   // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 Tensor quick_gelu(const Tensor& x);  // x * sigmoid(1.702 x), CLIP's activation
+// silu(gate) * up, SwiGLU's activation, as one op (one pass forward, one backward); gate and
+// up of one shape.
+Tensor swiglu(const Tensor& gate, const Tensor& up);
 
 // Comparisons broadcast and return bool tensors; they carry no gradient.
 Tensor gt(const Tensor& a, const Tensor& b);

@@ -183,6 +183,35 @@ struct UnaryBackwardFn {
     }
 };
 
+// SwiGLU: h = silu(g) u; dg = dh u silu'(g), du = dh silu(g) (two launches: each output is
+// its own memory-bound pass, the sigmoid recomputed for free).
+template <typename T>
+struct SwigluFn {
+    using A = acc_t<T>;
+    __device__ T operator()(T g, T u) const {
+        const A x = cast<A>(g);
+        return cast<T>(x * sigmoid_of(x) * cast<A>(u));
+    }
+};
+
+template <typename T>
+struct SwigluGateGradFn {
+    using A = acc_t<T>;
+    __device__ T operator()(T g, T u, T dh) const {
+        const A x = cast<A>(g), s = sigmoid_of(x);
+        return cast<T>(cast<A>(dh) * cast<A>(u) * (s + x * s * (A(1) - s)));
+    }
+};
+
+template <typename T>
+struct SwigluUpGradFn {
+    using A = acc_t<T>;
+    __device__ T operator()(T g, T dh) const {
+        const A x = cast<A>(g);
+        return cast<T>(cast<A>(dh) * x * sigmoid_of(x));
+    }
+};
+
 template <typename T>
 struct WhereFn {
     __device__ T operator()(bool c, T x, T y) const { return c ? x : y; }
@@ -238,6 +267,27 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
         launch_map<T>("where", out, WhereFn<T>{}, Operand<bool>{cond}, Operand<T>{a}, Operand<T>{b});
     });
     return out;
+}
+
+Tensor swiglu(const Tensor& gate, const Tensor& up) {
+    Tensor out = Tensor::empty(gate.shape(), gate.dtype(), gate.device());
+    dispatch_device_float(gate.dtype(), "swiglu", [&](auto z) {
+        using T = decltype(z);
+        launch_map<T>("swiglu", out, SwigluFn<T>{}, Operand<T>{gate}, Operand<T>{up});
+    });
+    return out;
+}
+
+std::pair<Tensor, Tensor> swiglu_backward(const Tensor& gate, const Tensor& up, const Tensor& dh) {
+    Tensor dgate = Tensor::empty(gate.shape(), gate.dtype(), gate.device());
+    Tensor dup = Tensor::empty(gate.shape(), gate.dtype(), gate.device());
+    dispatch_device_float(gate.dtype(), "swiglu_backward", [&](auto z) {
+        using T = decltype(z);
+        launch_map<T>("swiglu_backward", dgate, SwigluGateGradFn<T>{}, Operand<T>{gate}, Operand<T>{up},
+                      Operand<T>{dh});
+        launch_map<T>("swiglu_backward", dup, SwigluUpGradFn<T>{}, Operand<T>{gate}, Operand<T>{dh});
+    });
+    return {dgate, dup};
 }
 
 }  // namespace mod::cuda

@@ -17,5 +17,7 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);
 Tensor unary(UnaryOp op, const Tensor& x, UnaryArgs args = {});
 Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy, UnaryArgs args = {});
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor swiglu(const Tensor& gate, const Tensor& up);
+std::pair<Tensor, Tensor> swiglu_backward(const Tensor& gate, const Tensor& up, const Tensor& dh);
 
 }  // namespace mod::cuda

@@ -44,6 +44,8 @@ Tensor compare(CompareOp, const Tensor&, const Tensor&) { no_cuda("compare"); }
 Tensor unary(UnaryOp, const Tensor&, UnaryArgs) { no_cuda("unary"); }
 Tensor unary_backward(UnaryOp, const Tensor&, const Tensor&, const Tensor&, UnaryArgs) { no_cuda("unary"); }
 Tensor where(const Tensor&, const Tensor&, const Tensor&) { no_cuda("where"); }
+Tensor swiglu(const Tensor&, const Tensor&) { no_cuda("swiglu"); }
+std::pair<Tensor, Tensor> swiglu_backward(const Tensor&, const Tensor&, const Tensor&) { no_cuda("swiglu"); }
 
 Tensor row_sum(const Tensor&) { no_cuda("sum"); }
 std::pair<Tensor, Tensor> row_max(const Tensor&) { no_cuda("max"); }

@@ -132,7 +132,8 @@ MoeOutput MoeLayer::forward(const Tensor& x, Generator* gen) const {
             sizes.push_back(out.tokens_per_expert[e]);
         }
         const DType c = compute_dtype();
-        Tensor h = silu(nn::grouped_matmul_in(xs, gate_w, sizes, c)) * nn::grouped_matmul_in(xs, up_w, sizes, c);  // (M, F)
+        Tensor h = swiglu(nn::grouped_matmul_in(xs, gate_w, sizes, c),
+                          nn::grouped_matmul_in(xs, up_w, sizes, c));  // (M, F)
         Tensor ys = nn::grouped_matmul_in(h, down_w, sizes, c);  // (M, D)
         y = index_add(y, 0, row_idx, ys * ws.unsqueeze(1));
     }

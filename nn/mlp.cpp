@@ -19,7 +19,7 @@ SwiGluMlp::SwiGluMlp(int64_t dim, int64_t hidden, Generator& gen, double init_st
 }
 
 Tensor SwiGluMlp::forward(const Tensor& x) const {
-    return down_proj->forward(silu(gate_proj->forward(x)) * up_proj->forward(x));
+    return down_proj->forward(swiglu(gate_proj->forward(x), up_proj->forward(x)));
 }
 
 void SwiGluMlp::copy_from(const SwiGluMlp& other) {

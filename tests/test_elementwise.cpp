@@ -132,6 +132,29 @@ TEST(Elementwise, Float32ActivationsMatchDouble) {
     }
 }
 
+// The fused SwiGLU activation: silu(g) * u in values, a float64 gradient check (contiguous
+// and transposed operands), and float32 against float64 for its vectorised loops.
+TEST(Elementwise, SwigluIsSiluTimesUp) {
+    Tensor g = leaf({5, 7}, 1), u = leaf({5, 7}, 2);
+    const std::vector<double> want = (silu(g) * u).to_vector<double>(), got = swiglu(g, u).to_vector<double>();
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-15);
+    Fn fn = [](const std::vector<Tensor>& x) { return swiglu(x[0], x[1]); };
+    EXPECT_GRADCHECK(fn, {g, u});
+    EXPECT_GRADCHECK(fn, {transposed_leaf({5, 7}, 3), leaf({5, 7}, 4)});
+
+    Tensor g64 = (g.detach() * 4.0).requires_grad_(), u64 = u.detach().requires_grad_();
+    Tensor g32 = g64.detach().to(DType::F32).requires_grad_(), u32 = u64.detach().to(DType::F32).requires_grad_();
+    Tensor h64 = swiglu(g64, u64), h32 = swiglu(g32, u32);
+    const std::vector<double> v64 = h64.to_vector<double>(), v32 = h32.to_vector<double>();
+    for (size_t i = 0; i < v64.size(); ++i) EXPECT_NEAR(v32[i], v64[i], 1e-6 * (1 + std::abs(v64[i])));
+    sum(h64 * h64.detach()).backward();
+    sum(h32 * h32.detach()).backward();
+    for (const auto& [a, b] : {std::pair{g64, g32}, std::pair{u64, u32}}) {
+        const std::vector<double> d64 = a.grad().to_vector<double>(), d32 = b.grad().to_vector<double>();
+        for (size_t i = 0; i < d64.size(); ++i) EXPECT_NEAR(d32[i], d64[i], 2e-5 * (1 + std::abs(d64[i])));
+    }
+}
+
 TEST(Elementwise, WhereAndMaskedFill) {
     Tensor a = leaf({2, 3}, 1), b = leaf({3}, 2);
     Tensor cond = gt(Tensor::from_vector<double>({1, -1, 1}, {3}), 0.0);
@@ -160,6 +183,12 @@ TEST(Elementwise, BadCallsRaiseTypedErrors) {
     EXPECT_THROW(exp(Tensor::zeros({2}, DType::I64)), DTypeError);
     EXPECT_THROW(where(Tensor::zeros({3}), a, a), DTypeError);
     EXPECT_THROW(clamp(a, 1.0, 0.0), ValueError);
+    try {
+        swiglu(a, Tensor::zeros({3}));  // broadcastable, but SwiGLU takes no broadcasting
+        FAIL();
+    } catch (const ShapeError& e) {
+        EXPECT_STREQ(e.what(), "[swiglu] gate and up of one shape expected, got (2,3) and (3)");
+    }
 }
 
 }  // namespace

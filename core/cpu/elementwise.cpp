@@ -200,4 +200,34 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     return out;
 }
 
+Tensor swiglu(const Tensor& gate, const Tensor& up) {
+    Tensor out = Tensor::empty(gate.shape(), gate.dtype());
+    dispatch_float(gate.dtype(), "swiglu", [&](auto z) {
+        using T = decltype(z);
+        map2<T, T>(gate, up, out, [](T g, T u) { return g * sigmoid_of(g) * u; });
+    });
+    return out;
+}
+
+std::pair<Tensor, Tensor> swiglu_backward(const Tensor& gate_in, const Tensor& up_in, const Tensor& dh_in) {
+    const Tensor gate = gate_in.contiguous(), up = up_in.contiguous(), dh = dh_in.contiguous();
+    Tensor dgate = Tensor::empty(gate.shape(), gate.dtype()), dup = Tensor::empty(gate.shape(), gate.dtype());
+    dispatch_float(gate.dtype(), "swiglu_backward", [&](auto z) {
+        using T = decltype(z);
+        const T* g = gate.data<T>();
+        const T* u = up.data<T>();
+        const T* d = dh.data<T>();
+        T* dg = dgate.data<T>();
+        T* du = dup.data<T>();
+        parallel_for(gate.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                const T s = sigmoid_of(g[i]);
+                du[i] = d[i] * g[i] * s;
+                dg[i] = d[i] * u[i] * (s + g[i] * s * (T(1) - s));  // silu' = s + g s (1 - s)
+            }
+        });
+    });
+    return {dgate, dup};
+}
+
 }  // namespace mod::cpu

@@ -107,6 +107,16 @@ TEST(CudaElementwise, UnaryOpsMatchCpu) {
     }
 }
 
+TEST(CudaElementwise, SwigluMatchesCpu) {
+    MOD_REQUIRE_GPU();
+    const Fn fn = [](const std::vector<Tensor>& x) { return swiglu(x[0], x[1]); };
+    for (DType dt : kFloatDTypes) {
+        SCOPED_TRACE(dtype_name(dt));
+        expect_parity(fn, {leaves(randn_cpu({9, 70}, 1, dt, 2.0)), leaves(randn_cpu({9, 70}, 2, dt))}, 3);
+        expect_parity(fn, {leaves(randn_cpu({9, 70}, 4, dt, 2.0), true), leaves(randn_cpu({9, 70}, 5, dt))}, 6);
+    }
+}
+
 TEST(CudaElementwise, CompareOpsMatchCpu) {
     MOD_REQUIRE_GPU();
     // Few distinct values, so that eq holds for some pairs and gt/lt see ties.
