@@ -57,10 +57,46 @@ RowLayout to_rows(const Tensor& x, std::vector<int64_t> dims, bool keepdim, cons
     return layout;
 }
 
+// k when dims are exactly the leading dims 0..k-1 of x (0 < k < x.dim()), else 0.
+int64_t leading_dims(const Tensor& x, std::vector<int64_t> dims) {
+    const int64_t nd = x.dim();
+    for (int64_t& d : dims) d = normalize_dim(d, nd, "sum");
+    std::sort(dims.begin(), dims.end());
+    const int64_t k = static_cast<int64_t>(dims.size());
+    if (k == 0 || k >= nd) return 0;
+    for (int64_t i = 0; i < k; ++i)
+        if (dims[i] != i) return 0;
+    return k;
+}
+
+// sum over the leading k dims of a contiguous CPU tensor: a column sum of its (R, C) view.
+Tensor sum_leading(const Tensor& x, int64_t k, bool keepdim) {
+    int64_t R = 1;
+    Shape out_shape;
+    for (int64_t d = 0; d < x.dim(); ++d) {
+        if (d < k) {
+            R *= x.shape()[d];
+            if (keepdim) out_shape.push_back(1);
+        } else {
+            out_shape.push_back(x.shape()[d]);
+        }
+    }
+    Tensor cols = x.reshape({R, -1});
+    Tensor out = cpu::column_sum(cols);
+    // d sum = g broadcast over the reduced rows.
+    record("sum", out, {cols}, [R](const Tensor& g, const Node&) -> TensorList {
+        return {g.unsqueeze(0).expand({R, g.shape()[0]}).contiguous()};
+    });
+    return out.reshape(out_shape);
+}
+
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     OpTimer timer("sum");
+    check_defined(x, "sum", "x");
+    if (const int64_t k = leading_dims(x, dims); k > 0 && x.device().is_cpu() && x.is_contiguous() && x.numel() > 0)
+        return sum_leading(x, k, keepdim);
     RowLayout L = to_rows(x, dims, keepdim, "sum");
     Tensor out = MOD_KERNEL(x, row_sum)(L.rows);
     const int64_t n = L.reduced;

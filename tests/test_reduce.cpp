@@ -38,6 +38,23 @@ TEST(Reduce, Gradients) {
     EXPECT_GRADCHECK([](V x) { return logsumexp(x[0], {0}, true); }, {testing::transposed_leaf({3, 4}, 8)});
 }
 
+// Sums over leading dims of a contiguous tensor read its rows in place (cpu::column_sum):
+// the same sums, bit for bit, as the transposed-rows path, in float32 and float64, with
+// keepdim, widths past one column block, and gradients.
+TEST(Reduce, LeadingDimSumsMatchTheRowPath) {
+    for (DType dt : {DType::F32, DType::F64}) {
+        Tensor x = (leaf({6, 7, 300}, 9).detach() * 3.0).to(dt);
+        Tensor rows_path = sum(x.permute({2, 0, 1}).contiguous(), {1, 2});  // reduced dims last: row sums
+        EXPECT_EQ(sum(x, {0, 1}).to_vector<double>(), rows_path.to_vector<double>());
+        EXPECT_EQ(sum(x, {1, 0}, true).shape(), (Shape{1, 1, 300}));
+        EXPECT_EQ(sum(x, {0}).shape(), (Shape{7, 300}));
+        EXPECT_EQ(sum_to(x, {300}).to_vector<double>(), rows_path.to_vector<double>());
+    }
+    EXPECT_GRADCHECK([](V x) { return sum(x[0], {0}); }, {leaf({5, 3, 4}, 10)});
+    EXPECT_GRADCHECK([](V x) { return sum(x[0], {0, 1}, true); }, {leaf({5, 3, 4}, 11)});
+    EXPECT_THROW(sum(Tensor::zeros({2, 3}), {0, 0}), ValueError);
+}
+
 TEST(Reduce, SumToUndoesBroadcast) {
     Tensor g = Tensor::ones({2, 3, 4}, DType::F64);
     EXPECT_EQ(sum_to(g, {3, 1}).to_vector<double>(), (std::vector<double>{8, 8, 8}));

@@ -1,5 +1,6 @@
 #include "core/cpu/reduce.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -26,6 +27,31 @@ Tensor row_sum(const Tensor& x) {
         T* op = out.data<T>();
         parallel_for(rows, kParallelGrain / (n + 1), [&](int64_t b, int64_t e) {
             for (int64_t r = b; r < e; ++r) op[r] = T(sum_row(xp + r * n, n));
+        });
+    });
+    return out;
+}
+
+Tensor column_sum(const Tensor& x) {
+    const int64_t rows = x.shape()[0], n = x.shape()[1];
+    Tensor out = Tensor::empty({n}, x.dtype());
+    constexpr int64_t kBlock = 256;  // columns per task: a double accumulator row that stays in L1
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+    dispatch_float(x.dtype(), "sum", [&](auto z) {
+        using T = decltype(z);
+        const T* xp = x.data<T>();
+        T* op = out.data<T>();
+        parallel_for(blocks, rows * n > kParallelGrain ? 0 : blocks, [&](int64_t b, int64_t e) {
+            double acc[kBlock];
+            for (int64_t block = b; block < e; ++block) {
+                const int64_t c0 = block * kBlock, width = std::min(kBlock, n - c0);
+                std::fill(acc, acc + width, 0.0);
+                for (int64_t r = 0; r < rows; ++r) {
+                    const T* row = xp + r * n + c0;
+                    for (int64_t j = 0; j < width; ++j) acc[j] += row[j];
+                }
+                for (int64_t j = 0; j < width; ++j) op[c0 + j] = T(acc[j]);
+            }
         });
     });
     return out;
