@@ -5,13 +5,15 @@
 //   RMS norm:   dx = rstd * (dxhat - xhat * mean(dxhat * xhat))
 //   both:       dw = sum over rows of dy * xhat;  layer norm: db = sum over rows of dy
 // Weight gradients are summed per thread, then across threads in thread order, so a
-// run with the same thread count is bit-for-bit repeatable.
+// run with the same thread count is bit-for-bit repeatable. Row sums run in double over
+// kLanes partial sums (lane_sum): a single running double sum kept every row loop scalar.
 #include "core/cpu/norm.h"
 
 #include <cmath>
 #include <vector>
 
 #include "core/cpu/loops.h"
+#include "core/cpu/vector_math.h"
 
 namespace mod::cpu {
 
@@ -62,10 +64,8 @@ NormOutput layer_norm_forward(const Tensor& x, const Tensor& weight, const Tenso
         parallel_for(rows, kParallelGrain / D, [&](int64_t b, int64_t e) {
             for (int64_t r = b; r < e; ++r) {
                 const T* xr = xp + r * D;
-                double s = 0.0, ss = 0.0;
-                for (int64_t i = 0; i < D; ++i) s += xr[i];
-                const double mean = s / D;
-                for (int64_t i = 0; i < D; ++i) ss += (xr[i] - mean) * (xr[i] - mean);
+                const double mean = lane_sum<double>(D, [&](int64_t i) { return double(xr[i]); }) / D;
+                const double ss = lane_sum<double>(D, [&](int64_t i) { return (xr[i] - mean) * (xr[i] - mean); });
                 const T rstd = T(1.0 / std::sqrt(ss / D + eps));
                 mp[r] = T(mean);
                 rp[r] = rstd;
@@ -93,17 +93,14 @@ NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& w
         auto [dw, db] = rows_with_weight_grads(rows, D, [&](int64_t r, double* dw_acc, double* db_acc) {
             const T *xr = xp + r * D, *gr = gp + r * D;
             const T m = mp[r], rs = rp[r];
-            double mean_dxhat = 0.0, mean_dxhat_xhat = 0.0;
+            auto dxhat_at = [&](int64_t i) { return double(wp ? gr[i] * wp[i] : gr[i]); };
+            const double mean_dxhat = lane_sum<double>(D, dxhat_at) / D;
+            const double mean_dxhat_xhat =
+                lane_sum<double>(D, [&](int64_t i) { return dxhat_at(i) * double((xr[i] - m) * rs); }) / D;
             for (int64_t i = 0; i < D; ++i) {
-                const T xhat = (xr[i] - m) * rs;
-                const T dxhat = wp ? gr[i] * wp[i] : gr[i];
-                mean_dxhat += dxhat;
-                mean_dxhat_xhat += dxhat * xhat;
-                dw_acc[i] += gr[i] * xhat;
+                dw_acc[i] += gr[i] * ((xr[i] - m) * rs);
                 db_acc[i] += gr[i];
             }
-            mean_dxhat /= D;
-            mean_dxhat_xhat /= D;
             for (int64_t i = 0; i < D; ++i) {
                 const T xhat = (xr[i] - m) * rs;
                 const T dxhat = wp ? gr[i] * wp[i] : gr[i];
@@ -127,8 +124,7 @@ NormOutput rms_norm_forward(const Tensor& x, const Tensor& weight, double eps) {
         parallel_for(rows, kParallelGrain / D, [&](int64_t b, int64_t e) {
             for (int64_t r = b; r < e; ++r) {
                 const T* xr = xp + r * D;
-                double ss = 0.0;
-                for (int64_t i = 0; i < D; ++i) ss += double(xr[i]) * xr[i];
+                const double ss = lane_sum<double>(D, [&](int64_t i) { return double(xr[i]) * xr[i]; });
                 const T rstd = T(1.0 / std::sqrt(ss / D + eps));
                 rp[r] = rstd;
                 for (int64_t i = 0; i < D; ++i) yp[r * D + i] = wp ? xr[i] * rstd * wp[i] : xr[i] * rstd;
@@ -149,13 +145,9 @@ NormGrads rms_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& wei
         auto dw = rows_with_weight_grads(rows, D, [&](int64_t r, double* dw_acc, double*) {
             const T *xr = xp + r * D, *gr = gp + r * D;
             const T rs = rp[r];
-            double mean_dxhat_xhat = 0.0;
-            for (int64_t i = 0; i < D; ++i) {
-                const T xhat = xr[i] * rs;
-                mean_dxhat_xhat += (wp ? gr[i] * wp[i] : gr[i]) * xhat;
-                dw_acc[i] += gr[i] * xhat;
-            }
-            mean_dxhat_xhat /= D;
+            const double mean_dxhat_xhat =
+                lane_sum<double>(D, [&](int64_t i) { return double((wp ? gr[i] * wp[i] : gr[i]) * (xr[i] * rs)); }) / D;
+            for (int64_t i = 0; i < D; ++i) dw_acc[i] += gr[i] * (xr[i] * rs);
             for (int64_t i = 0; i < D; ++i) {
                 const T dxhat = wp ? gr[i] * wp[i] : gr[i];
                 dxp[r * D + i] = rs * (dxhat - xr[i] * rs * T(mean_dxhat_xhat));
