@@ -128,9 +128,12 @@ int main(int argc, char** argv) {
                     ProfileGuard guard(p);
                     step();
                 }
+                // The products of a backward pass are the self time of "<op> backward" when the
+                // node calls the kernels itself (grouped_matmul, conv2d), of "matmul" otherwise.
                 double gemm = 0;
-                for (const char* op : {"matmul", "grouped_matmul", "conv2d"})
-                    if (p.entries().count(op)) gemm += p.entries().at(op).seconds;
+                for (const std::string op : {"matmul", "grouped_matmul", "conv2d"})
+                    for (const std::string& entry : {op, op + " backward"})
+                        if (p.entries().count(entry)) gemm += p.entries().at(entry).seconds;
                 std::printf("\n%s profile (one step, self times):\n%s", name, p.table().c_str());
                 std::printf("%s: matrix products %.1f%% of the step, everything else %.1f%%\n\n", name,
                             100 * gemm / p.total_seconds(), 100 - 100 * gemm / p.total_seconds());
