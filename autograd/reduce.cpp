@@ -18,14 +18,15 @@ namespace mod {
 
 namespace {
 
-struct RowLayout {
-    Tensor rows;     // (outer, R) view or copy of x
-    Shape out_shape;  // the result's shape, with or without kept dims
-    int64_t reduced = 1;
+// Where a reduction over `dims` puts x's dims: the kept ones first, then the reduced ones.
+struct Reduction {
+    std::vector<int64_t> perm;  // kept dims, then reduced dims
+    Shape out_shape;            // the result's shape, with or without kept dims
+    int64_t outer = 1, reduced = 1;
+    int64_t leading = 0;  // k when the reduced dims are exactly 0..k-1 (0 < k < x.dim()), else 0
 };
 
-RowLayout to_rows(const Tensor& x, std::vector<int64_t> dims, bool keepdim, const char* op) {
-    OpTimer timer(op, " (layout)");
+Reduction reduction_of(const Tensor& x, std::vector<int64_t> dims, bool keepdim, const char* op) {
     check_defined(x, op, "x");
     const int64_t nd = x.dim();
     if (dims.empty())
@@ -36,68 +37,60 @@ RowLayout to_rows(const Tensor& x, std::vector<int64_t> dims, bool keepdim, cons
         MOD_CHECK(!reduce[d], ValueError, op, "each dim once expected, got ", shape_str(dims));
         reduce[d] = true;
     }
-    std::vector<int64_t> perm;
-    RowLayout layout;
-    int64_t outer = 1;
+    Reduction r;
     for (int64_t d = 0; d < nd; ++d) {
         if (reduce[d]) {
-            if (keepdim) layout.out_shape.push_back(1);
+            if (keepdim) r.out_shape.push_back(1);
             continue;
         }
-        perm.push_back(d);
-        layout.out_shape.push_back(x.shape()[d]);
-        outer *= x.shape()[d];
+        r.perm.push_back(d);
+        r.out_shape.push_back(x.shape()[d]);
+        r.outer *= x.shape()[d];
     }
     for (int64_t d = 0; d < nd; ++d)
         if (reduce[d]) {
-            perm.push_back(d);
-            layout.reduced *= x.shape()[d];
+            r.perm.push_back(d);
+            r.reduced *= x.shape()[d];
         }
-    layout.rows = (nd ? x.permute(perm) : x).reshape({outer, layout.reduced}).contiguous();
-    return layout;
-}
-
-// k when dims are exactly the leading dims 0..k-1 of x (0 < k < x.dim()), else 0.
-int64_t leading_dims(const Tensor& x, std::vector<int64_t> dims) {
-    const int64_t nd = x.dim();
-    for (int64_t& d : dims) d = normalize_dim(d, nd, "sum");
-    std::sort(dims.begin(), dims.end());
     const int64_t k = static_cast<int64_t>(dims.size());
-    if (k == 0 || k >= nd) return 0;
-    for (int64_t i = 0; i < k; ++i)
-        if (dims[i] != i) return 0;
-    return k;
+    if (k < nd && std::all_of(reduce.begin(), reduce.begin() + k, [](bool b) { return b; })) r.leading = k;
+    return r;
 }
 
-// sum over the leading k dims of a contiguous CPU tensor: a column sum of its (R, C) view.
-Tensor sum_leading(const Tensor& x, int64_t k, bool keepdim) {
-    int64_t R = 1;
-    Shape out_shape;
-    for (int64_t d = 0; d < x.dim(); ++d) {
-        if (d < k) {
-            R *= x.shape()[d];
-            if (keepdim) out_shape.push_back(1);
-        } else {
-            out_shape.push_back(x.shape()[d]);
-        }
-    }
-    Tensor cols = x.reshape({R, -1});
+struct RowLayout {
+    Tensor rows;      // (outer, R) view or copy of x
+    Shape out_shape;  // the result's shape, with or without kept dims
+    int64_t reduced = 1;
+};
+
+RowLayout to_rows(const Tensor& x, const Reduction& r, const char* op) {
+    OpTimer timer(op, " (layout)");
+    return {(x.dim() ? x.permute(r.perm) : x).reshape({r.outer, r.reduced}).contiguous(), r.out_shape, r.reduced};
+}
+
+RowLayout to_rows(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, const char* op) {
+    return to_rows(x, reduction_of(x, dims, keepdim, op), op);
+}
+
+// sum over the leading dims of a contiguous CPU tensor: a column sum of its (R, C) view.
+Tensor sum_leading(const Tensor& x, const Reduction& r) {
+    const int64_t R = r.reduced;
+    Tensor cols = x.reshape({R, r.outer});
     Tensor out = cpu::column_sum(cols);
     // d sum = g broadcast over the reduced rows.
     record("sum", out, {cols}, [R](const Tensor& g, const Node&) -> TensorList {
         return {g.unsqueeze(0).expand({R, g.shape()[0]}).contiguous()};
     });
-    return out.reshape(out_shape);
+    return out.reshape(r.out_shape);
 }
 
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     OpTimer timer("sum");
-    check_defined(x, "sum", "x");
-    if (const int64_t k = leading_dims(x, dims); k > 0 && x.device().is_cpu() && x.is_contiguous() && x.numel() > 0)
-        return sum_leading(x, k, keepdim);
-    RowLayout L = to_rows(x, dims, keepdim, "sum");
+    const Reduction r = reduction_of(x, dims, keepdim, "sum");
+    if (r.leading > 0 && x.device().is_cpu() && x.is_contiguous() && x.numel() > 0) return sum_leading(x, r);
+    RowLayout L = to_rows(x, r, "sum");
     Tensor out = MOD_KERNEL(x, row_sum)(L.rows);
     const int64_t n = L.reduced;
     // d sum = g broadcast over the reduced dim.
