@@ -255,7 +255,7 @@ TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
     models::ClipVisionModel vision(o.family.vision, gen);
     const VisionPretrainReport r = pretrain_vision(vision, o, 40);
     EXPECT_LT(r.last_loss, 0.7 * r.first_loss);
-    for (double acc : {r.shape_accuracy, r.colour_accuracy, r.text_accuracy}) {
+    for (double acc : {r.shape_accuracy, r.colour_accuracy, r.text_accuracy, r.empty_accuracy}) {
         EXPECT_GE(acc, 0.0);
         EXPECT_LE(acc, 1.0);
     }

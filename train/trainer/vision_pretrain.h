@@ -23,8 +23,9 @@ namespace mod::train {
 
 struct VisionPretrainReport {
     double first_loss = 0, last_loss = 0;
-    // Held-out accuracy over the test scenes' cells, per attribute.
-    double shape_accuracy = 0, colour_accuracy = 0, text_accuracy = 0;
+    // Held-out accuracy per attribute over the test patches that show an object (characters:
+    // over the slots of text objects), and of "empty" over the patches that show none.
+    double shape_accuracy = 0, colour_accuracy = 0, text_accuracy = 0, empty_accuracy = 0;
 };
 
 // The world's grid cell (row * 3 + col) under each patch's centre, in patch order (row-major):
