@@ -253,12 +253,18 @@ TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
     o.batch_size = 8;
     Generator gen(0);
     models::ClipVisionModel vision(o.family.vision, gen);
-    const VisionPretrainReport r = pretrain_vision(vision, o, 40);
+    const VisionPretrainReport r = pretrain_vision(vision, nullptr, o, 40);
     EXPECT_LT(r.last_loss, 0.7 * r.first_loss);
     for (double acc : {r.shape_accuracy, r.colour_accuracy, r.text_accuracy, r.empty_accuracy}) {
         EXPECT_GE(acc, 0.0);
         EXPECT_LE(acc, 1.0);
     }
+    // With a projector, the read-out sits on its output and the projector learns too.
+    models::Projector projector(o.family.vision.hidden_size, o.family.teacher.hidden_size, gen, 0.02);
+    const std::vector<float> before = projector.fc0->weight.to_vector<float>();
+    const VisionPretrainReport rp = pretrain_vision(vision, &projector, o, 20);
+    EXPECT_LT(rp.last_loss, rp.first_loss);
+    EXPECT_NE(projector.fc0->weight.to_vector<float>(), before);
     // stage=teacher runs it before the SFT when vision_steps > 0.
     o.vision_steps = 3;
     ASSERT_TRUE(run_stage(o));
@@ -266,7 +272,7 @@ TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
     // A world without scene truth is a clear error naming the file.
     o.data = dir_->str("no-world");
     try {
-        pretrain_vision(vision, o, 1);
+        pretrain_vision(vision, nullptr, o, 1);
         FAIL();
     } catch (const data::DataError& e) {
         EXPECT_NE(std::string(e.what()).find("no-world/train/scenes.jsonl"), std::string::npos) << e.what();

@@ -164,20 +164,27 @@ std::vector<int> grid_cell_of_patches(const models::VisionConfig& vision) {
     return cells;
 }
 
-VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, const TrainOptions& o, int64_t steps) {
+VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Projector* projector,
+                                     const TrainOptions& o, int64_t steps) {
     const models::VisionConfig& vc = vision.vision_model->config;
     const std::vector<LabelledImage> train_images = read_split(o.data, "train");
     Generator gen(o.seed ^ 0x5eedULL);
-    nn::Linear readout(vc.hidden_size, kPerCell, true, gen);
+    const int64_t features = projector ? projector->fc2->weight.size(0) : vc.hidden_size;
+    nn::Linear readout(features, kPerCell, true, gen);
     readout.to(o.device);
     vision.set_requires_grad("*", true);
     nn::NamedTensors params = vision.named_parameters("vision.");
+    if (projector) {
+        projector->set_requires_grad("*", true);
+        for (auto& p : projector->named_parameters("projector.")) params.push_back(p);
+    }
     for (auto& p : readout.named_parameters("readout.")) params.push_back(p);
     AdamW opt(params, AdamWOptions{o.lr});
     const CosineSchedule schedule{o.lr, CosineSchedule::warmup_for(steps, o.warmup_ratio), steps};
     const int64_t B = o.batch_size;
     auto logits_of = [&](const Tensor& pixels) {
-        return readout.forward(vision.forward(pixels));  // (B, P, Dv) -> (B, P, kPerCell)
+        const Tensor f = vision.forward(pixels);  // (B, P, Dv)
+        return readout.forward(projector ? projector->forward(f) : f);  // (B, P, kPerCell)
     };
 
     VisionPretrainReport report;
