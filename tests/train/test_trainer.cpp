@@ -265,6 +265,13 @@ TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
     const VisionPretrainReport rp = pretrain_vision(vision, &projector, o, 20);
     EXPECT_LT(rp.last_loss, rp.first_loss);
     EXPECT_NE(projector.fc0->weight.to_vector<float>(), before);
+    // A frozen, shared encoder (a student's projector): only the projector learns.
+    const std::vector<float> encoder_before = vision.named_parameters().front().second.to_vector<float>();
+    const std::vector<float> projector_before = projector.fc0->weight.to_vector<float>();
+    pretrain_vision(vision, &projector, o, 5, false);
+    EXPECT_EQ(vision.named_parameters().front().second.to_vector<float>(), encoder_before);
+    EXPECT_NE(projector.fc0->weight.to_vector<float>(), projector_before);
+    EXPECT_THROW(pretrain_vision(vision, nullptr, o, 1, false), ValueError);
     // stage=teacher runs it before the SFT when vision_steps > 0.
     o.vision_steps = 3;
     ASSERT_TRUE(run_stage(o));

@@ -192,6 +192,12 @@ bool run_student(const TrainOptions& o, bool distill) {
     const std::string second_dir = join(o.out, distill ? "d2s" : "multitask");
 
     if (o.phase != "d2s") {
+        // The student's projector starts from the scene-truth read-out on the shared encoder, as
+        // the teacher's does: from random weights, the first phase kept what the language model
+        // read first and lost colour (26% of colour questions against the teacher's 74%).
+        if (o.vision_steps > 0 && !fs::exists(checkpoint_dir(first_dir)))
+            pretrain_vision(*teacher->model->vision_tower->vision_tower, student.model->mm_projector.get(), o,
+                            o.vision_steps, false);
         train_lm_and_projector(student);
         Job first{o.stage + (distill ? " d2d" : " general"), first_dir, &student, &s.tok,
                   loader_spec(o, {"general.json"}, false), o.steps, nullptr, nullptr};

@@ -165,15 +165,19 @@ std::vector<int> grid_cell_of_patches(const models::VisionConfig& vision) {
 }
 
 VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Projector* projector,
-                                     const TrainOptions& o, int64_t steps) {
+                                     const TrainOptions& o, int64_t steps, bool train_vision) {
+    if (!train_vision && !projector) throw ValueError("[vision] pretrain_vision: nothing to train");
     const models::VisionConfig& vc = vision.vision_model->config;
     const std::vector<LabelledImage> train_images = read_split(o.data, "train");
     Generator gen(o.seed ^ 0x5eedULL);
     const int64_t features = projector ? projector->fc2->weight.size(0) : vc.hidden_size;
     nn::Linear readout(features, kPerCell, true, gen);
     readout.to(o.device);
-    vision.set_requires_grad("*", true);
-    nn::NamedTensors params = vision.named_parameters("vision.");
+    nn::NamedTensors params;
+    if (train_vision) {
+        vision.set_requires_grad("*", true);
+        params = vision.named_parameters("vision.");
+    }
     if (projector) {
         projector->set_requires_grad("*", true);
         for (auto& p : projector->named_parameters("projector.")) params.push_back(p);
@@ -183,7 +187,13 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     const CosineSchedule schedule{o.lr, CosineSchedule::warmup_for(steps, o.warmup_ratio), steps};
     const int64_t B = o.batch_size;
     auto logits_of = [&](const Tensor& pixels) {
-        const Tensor f = vision.forward(pixels);  // (B, P, Dv)
+        Tensor f;  // (B, P, Dv)
+        if (train_vision) {
+            f = vision.forward(pixels);
+        } else {
+            NoGradGuard frozen;
+            f = vision.forward(pixels);
+        }
         return readout.forward(projector ? projector->forward(f) : f);  // (B, P, kPerCell)
     };
 

@@ -39,9 +39,10 @@ struct VisionPretrainReport {
 // the cell whose labels that patch's features learn to predict.
 std::vector<int> grid_cell_of_patches(const models::VisionConfig& vision);
 
-// Trains `vision` and, when not null, `projector` (on o.device) for `steps` steps of
-// o.batch_size images from <o.data>/train/scenes.jsonl, then scores <o.data>/test/scenes.jsonl.
+// Trains `vision` (unless train_vision is false: a frozen, shared encoder) and, when not null,
+// `projector` (on o.device) for `steps` steps of o.batch_size images from
+// <o.data>/train/scenes.jsonl, then scores <o.data>/test/scenes.jsonl.
 VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Projector* projector,
-                                     const TrainOptions& o, int64_t steps);
+                                     const TrainOptions& o, int64_t steps, bool train_vision = true);
 
 }  // namespace mod::train
