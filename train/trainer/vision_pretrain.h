@@ -1,4 +1,5 @@
-// Vision pretraining on the world's scene truth, before the teacher's SFT.
+// Vision pretraining on the world's scene truth, before the teacher's SFT and, for the
+// student's projector alone, before the student's first phase.
 //
 // A released teacher comes with a pretrained vision encoder (CLIP); ours starts from random
 // weights, and through the language model alone its gradient is too weak and too indirect
@@ -17,6 +18,8 @@
 // on what the language model reads first and lets the rest fade: on the features of held-out
 // patches that show an object, shape classes explained 42% of the variance and colour 15%;
 // after the SFT's projector, 65% and 6%, and the teacher answered colour questions at 15%.
+// A student's projector, which its phases train on (METHOD.md §2), starts from the same
+// read-out on the teacher's frozen encoder: from random weights it lost colour the same way.
 #pragma once
 
 #include <string>
