@@ -71,7 +71,10 @@ LabelledImage labelled(const std::string& dir, const nlohmann::json& line, const
 std::vector<LabelledImage> read_split(const std::string& data_dir, const std::string& split) {
     const std::string dir = (fs::path(data_dir) / split).string(), path = dir + "/scenes.jsonl";
     std::ifstream in(path);
-    if (!in) throw data::DataError("[vision] " + path + ": cannot open (a world made by make_world has it)");
+    if (!in) {
+        throw data::DataError("[vision] " + path +
+                              ": cannot open (a world made by make_world has it; vision_steps=0 skips vision pretraining)");
+    }
     std::vector<LabelledImage> images;
     std::string text;
     for (int64_t line = 1; std::getline(in, text); ++line) {
