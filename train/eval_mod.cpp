@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
     args.add("data", "data/world", "world folder made by make_world (its test/ sets are scored)");
     args.add("limit", "200", "first N samples of each set; 0 = all");
     args.add("out", "eval.json", "JSON file for the results; empty = none");
+    args.add("answers", "", "JSON-lines file of every answer (question, truth, answer, correct); empty = none");
     args.add("answer_tokens", std::to_string(defaults.answer_tokens), "max new tokens of a short answer (VQA, POPE)");
     args.add("caption_tokens", std::to_string(defaults.caption_tokens), "max new tokens of a caption (CHAIR)");
     args.add("threads", "0", "CPU threads (0: all cores)");
@@ -88,6 +89,12 @@ int main(int argc, char** argv) {
             for (const auto& r : results) j["models"].push_back(r.to_json());
             mod::write_file_atomic(out, j.dump(2) + "\n");
             std::printf("eval_mod: wrote %s\n", out.c_str());
+        }
+        if (const std::string answers = args.get("answers"); !answers.empty()) {
+            std::string lines;
+            for (const auto& r : results) lines += mod::train::answers_jsonl(r);
+            mod::write_file_atomic(answers, lines);
+            std::printf("eval_mod: wrote %s\n", answers.c_str());
         }
         return 0;
     } catch (const std::exception& e) {

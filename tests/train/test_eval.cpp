@@ -1,10 +1,14 @@
 // Evaluation: the metrics against hand-computed values on hand-written answers (normalisation,
 // per-task accuracy, POPE, CHAIR), the JSON and the side-by-side table, and one end-to-end run of
-// evaluate() on a small generated world with a tiny random model (counts, limit, missing files).
+// evaluate() on a small generated world with a tiny random model (counts, limit, the kept answers,
+// missing files, a test conversation without a question).
 #include "trainer/eval.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/random.h"
@@ -237,7 +241,36 @@ TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
     EXPECT_GT(r.decode_tokens, 0);
     EXPECT_EQ(r.params.total, model.parameter_counts().total);
 
+    // Every answer is kept, and its verdict agrees with the metrics.
+    ASSERT_EQ(r.answers.size(), 2u + 3 * 2 + 2);
+    std::map<std::string, int64_t> right;
+    for (const train::AnswerRecord& a : r.answers) {
+        right[a.set] += a.correct ? 1 : 0;
+        EXPECT_FALSE(a.question.empty());
+        EXPECT_EQ(a.task.empty(), a.set == "chair") << a.set;
+    }
+    EXPECT_EQ(right["vqa"], r.vqa_overall.correct);
+    for (const auto& [split, m] : r.pope) EXPECT_EQ(right["pope_" + split], m.tp + m.tn) << split;
+    EXPECT_EQ(right["chair"], r.chair.captions - r.chair.hallucinated_captions);
+    const std::string lines = train::answers_jsonl(r);
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 10);
+    const auto first = nlohmann::json::parse(lines.substr(0, lines.find('\n')));
+    EXPECT_EQ(first.at("model"), "tiny");
+    EXPECT_EQ(first.at("set"), "vqa");
+
     EXPECT_THROW(train::evaluate(model, tok, dir.str("nowhere"), options, "tiny"), data::DataError);
+    // A test conversation without a question names the file.
+    {
+        std::ofstream f(world.out + "/test/vqa.json", std::ios::trunc);
+        f << R"([{"image": "images/000/000000.png", "conversations": [{"from": "gpt", "value": "yes"}]}])";
+    }
+    try {
+        train::evaluate(model, tok, world.out, options, "tiny");
+        ADD_FAILURE() << "no error for an answer without a question";
+    } catch (const data::DataError& e) {
+        EXPECT_NE(std::string(e.what()).find("vqa.json"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("no question"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace

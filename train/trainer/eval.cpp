@@ -65,6 +65,7 @@ std::vector<TestSample> read_test_set(const std::string& path, bool chair, int64
                 }
                 s.answer = s.prompt.back().value;
                 s.prompt.pop_back();
+                if (s.prompt.empty()) throw data::JsonError("the conversation has no question before its answer");
                 if (j.contains("task")) s.task = j.at("task").get<std::string>();
             }
         } catch (const nlohmann::json::exception& e) {
@@ -239,11 +240,17 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
         if (options.on_progress) options.on_progress(set, static_cast<int64_t>(done), static_cast<int64_t>(total));
     };
 
+    auto record = [&](const std::string& set, const TestSample& s, std::string truth, std::string answer, bool ok) {
+        result.answers.push_back({set, s.task, s.image, s.prompt.back().value, std::move(truth), std::move(answer), ok});
+    };
+
     const std::vector<TestSample> vqa = read_test_set((test / "vqa.json").string(), false, options.limit);
     for (size_t i = 0; i < vqa.size(); ++i) {
-        const bool ok = answer_matches(answerer.answer(vqa[i], options.answer_tokens), vqa[i].answer);
+        std::string answer = answerer.answer(vqa[i], options.answer_tokens);
+        const bool ok = answer_matches(answer, vqa[i].answer);
         result.tasks[vqa[i].task.empty() ? "unknown" : vqa[i].task].add(ok);
         result.vqa_overall.add(ok);
+        record("vqa", vqa[i], vqa[i].answer, std::move(answer), ok);
         progress("vqa", i + 1, vqa.size());
     }
     for (const char* split : {"random", "popular", "adversarial"}) {
@@ -251,16 +258,36 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
         const std::vector<TestSample> probes = read_test_set((test / (set + ".json")).string(), false, options.limit);
         PopeMetrics& m = result.pope[split];
         for (size_t i = 0; i < probes.size(); ++i) {
-            m.add(answer_is_yes(answerer.answer(probes[i], options.answer_tokens)), answer_is_yes(probes[i].answer));
+            std::string answer = answerer.answer(probes[i], options.answer_tokens);
+            const bool yes = answer_is_yes(answer), present = answer_is_yes(probes[i].answer);
+            m.add(yes, present);
+            record(set, probes[i], probes[i].answer, std::move(answer), yes == present);
             progress(set, i + 1, probes.size());
         }
     }
     const std::vector<TestSample> captions = read_test_set((test / "chair.json").string(), true, options.limit);
     for (size_t i = 0; i < captions.size(); ++i) {
-        result.chair.add(answerer.answer(captions[i], options.caption_tokens), captions[i].shapes);
+        std::string caption = answerer.answer(captions[i], options.caption_tokens);
+        const int64_t hallucinated_before = result.chair.hallucinated;
+        result.chair.add(caption, captions[i].shapes);
+        std::string shapes;
+        for (data::Shape shape : captions[i].shapes) shapes += (shapes.empty() ? "" : ", ") + std::string(data::shape_name(shape));
+        record("chair", captions[i], std::move(shapes), std::move(caption), result.chair.hallucinated == hallucinated_before);
         progress("chair", i + 1, captions.size());
     }
     return result;
+}
+
+std::string answers_jsonl(const EvalResult& result) {
+    std::string out;
+    for (const AnswerRecord& a : result.answers) {
+        out += nlohmann::ordered_json{{"model", result.name}, {"set", a.set},         {"task", a.task},
+                                      {"image", a.image},     {"question", a.question}, {"truth", a.truth},
+                                      {"answer", a.answer},   {"correct", a.correct}}
+                   .dump() +
+               "\n";
+    }
+    return out;
 }
 
 std::string format_table(const std::vector<EvalResult>& results) {

@@ -76,6 +76,17 @@ struct EvalOptions {
     std::function<void(const std::string& set, int64_t done, int64_t total)> on_progress;
 };
 
+// One generated answer, kept so that a reader can see what a model got wrong.
+struct AnswerRecord {
+    std::string set;       // vqa, pope_random, pope_popular, pope_adversarial, chair
+    std::string task;      // the sample's task: the VQA task type, pope_<split>; empty for chair
+    std::string image;     // the image path
+    std::string question;  // the last human turn
+    std::string truth;     // the expected answer; for chair, the shapes in the image
+    std::string answer;    // the model's answer
+    bool correct = false;  // vqa: exact match; pope: yes/no agrees; chair: no shape hallucinated
+};
+
 struct EvalResult {
     std::string name;                        // the column title: the model folder
     std::map<std::string, Accuracy> tasks;   // per task type
@@ -85,10 +96,15 @@ struct EvalResult {
     models::ParameterCounts params;
     int64_t decode_tokens = 0;  // one-token forwards over every generation
     double decode_seconds = 0;
+    std::vector<AnswerRecord> answers;  // every answer, in the order of the sets
     double decode_tokens_per_second() const { return decode_seconds > 0 ? decode_tokens / decode_seconds : 0.0; }
 
-    nlohmann::ordered_json to_json() const;
+    nlohmann::ordered_json to_json() const;  // the metrics (answers are written apart)
 };
+
+// One JSON object per line for each answer: {"model", "set", "task", "image", "question",
+// "truth", "answer", "correct"}.
+std::string answers_jsonl(const EvalResult& result);
 
 // Scores `model` on world_dir/test. A missing set file is a data::DataError naming it.
 EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok, const std::string& world_dir,
