@@ -289,4 +289,11 @@ ParameterCounts mllm_parameter_counts(const MllmConfig& c) {
     return {total, activated};
 }
 
+int64_t moe_activated_width(const ModelFamilyConfig& c) {
+    const int64_t L = c.student.num_layers;
+    const auto moe_layers = static_cast<int64_t>(c.moe.layers.size());
+    const int64_t units = c.student.intermediate_size * (L + (c.moe.top_k - 1) * moe_layers);
+    return (units + L / 2) / L;
+}
+
 }  // namespace mod::models

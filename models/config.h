@@ -95,4 +95,9 @@ struct ParameterCounts {
 // a token activates top_k of them.
 ParameterCounts mllm_parameter_counts(const MllmConfig& c);
 
+// The MLP width at which a dense student activates as many MLP parameters per token as the
+// upcycled MoE student (routers aside): each of the L_moe MoE layers runs top_k experts of the
+// dense width I, so width = I * (L + (top_k - 1) * L_moe) / L, rounded to the nearest integer.
+int64_t moe_activated_width(const ModelFamilyConfig& c);
+
 }  // namespace mod::models

@@ -24,9 +24,6 @@ seeds=${SEEDS:-0 1 2}
 limit=${EVAL_LIMIT:-0}
 jobs=${JOBS:-$(( $(nproc) < 3 ? $(nproc) : 3 ))}
 data=${DATA:-data/world}
-# quickstart's student: 4 LM layers of MLP width 192, MoE (top-2 of 4 experts) on every other
-# one, so (d) activates 2*192 + 2*(2*192) = 4*288 units of MLP width: (c') is 288 wide.
-wide=288
 start=$(date +%s)
 
 train() {  # train <run folder> <train_mod arguments...>: skipped when the folder holds a final model
@@ -43,7 +40,7 @@ run_seed() {  # run_seed <seed> <threads> <train_mod arguments...>
     train "$r/teacher" stage=teacher "${common[@]}"
     train "$r/sft" stage=sft upcycle=false "${common[@]}"
     train "$r/dense" stage=imitation upcycle=false "${common[@]}"
-    train "$r/wide" stage=imitation upcycle=false student_intermediate_size=$wide "${common[@]}"
+    train "$r/wide" stage=imitation upcycle=false student_intermediate_size=moe "${common[@]}"
     # (d)'s first phase is (c)'s: the same student, seed, data and steps; it continues from a copy.
     if [ ! -f "$r/moe/final/model.safetensors" ]; then
         rm -rf "$r/moe" && mkdir -p "$r/moe" && cp -r "$r/dense/d2d" "$r/moe/d2d"

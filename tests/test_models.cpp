@@ -52,6 +52,16 @@ TEST(Config, ModuleCountsEqualTheFormulas) {
     EXPECT_TRUE(has_router);
 }
 
+TEST(Config, MoeActivatedWidthGivesTheDenseStudentTheSparseStudentsActivatedMlps) {
+    ModelFamilyConfig c = load_family_config(config_path("quickstart.json"));
+    EXPECT_EQ(moe_activated_width(c), 288);  // 192 * (4 layers + 1 extra expert in each of 2 MoE layers) / 4
+    ModelFamilyConfig wide = c;
+    wide.student.intermediate_size = moe_activated_width(c);
+    const auto routers = static_cast<int64_t>(c.moe.layers.size()) * c.student.hidden_size * c.moe.num_experts;
+    EXPECT_EQ(mllm_parameter_counts(wide.student_mllm(false)).activated,
+              mllm_parameter_counts(c.student_mllm(true)).activated - routers);
+}
+
 TEST(Config, UnknownKeysAndBadJsonAreNamed) {
     try {
         parse_family_config(R"({"vision": {"hiden_size": 3}, "student": {}, "teacher": {}})", "x.json");

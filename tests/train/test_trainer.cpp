@@ -296,9 +296,28 @@ TEST_F(Stages, BadOptionsAreClearErrors) {
     } catch (const data::ArgError& e) {
         EXPECT_NE(std::string(e.what()).find("did you mean \"steps\""), std::string::npos) << e.what();
     }
+    const std::string config = "config=" + std::string(MOD_SOURCE_DIR) + "/configs/tiny.json";
+    const char* argv3[] = {"train_mod", "stage=sft", config.c_str(), "student_intermediate_size=wide"};
+    try {
+        parse_train_options(4, argv3);
+        FAIL();
+    } catch (const data::ArgError& e) {
+        EXPECT_NE(std::string(e.what()).find("student_intermediate_size=wide: a width (integer) or moe"),
+                  std::string::npos)
+            << e.what();
+    }
     TrainOptions o = options("preference", "nope");
     o.student = dir_->str("missing");
     EXPECT_THROW(run_stage(o), IOError);
+}
+
+TEST(Options, StudentIntermediateSizeMoeMatchesTheSparseStudentsActivatedWidth) {
+    const std::string config = std::string(MOD_SOURCE_DIR) + "/configs/quickstart.json";
+    const std::string arg = "config=" + config;
+    const char* argv[] = {"train_mod", "stage=imitation", arg.c_str(), "student_intermediate_size=moe"};
+    EXPECT_EQ(parse_train_options(4, argv)->family.student.intermediate_size, 288);
+    const char* argv2[] = {"train_mod", "stage=imitation", arg.c_str(), "student_intermediate_size=100"};
+    EXPECT_EQ(parse_train_options(4, argv2)->family.student.intermediate_size, 100);
 }
 
 }  // namespace

@@ -241,7 +241,8 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
     };
 
     auto record = [&](const std::string& set, const TestSample& s, std::string truth, std::string answer, bool ok) {
-        result.answers.push_back({set, s.task, s.image, s.prompt.back().value, std::move(truth), std::move(answer), ok});
+        result.answers.push_back(
+            {set, s.task, s.image, s.prompt.back().value, std::move(truth), std::move(answer), ok});
     };
 
     const std::vector<TestSample> vqa = read_test_set((test / "vqa.json").string(), false, options.limit);
@@ -271,8 +272,11 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
         const int64_t hallucinated_before = result.chair.hallucinated;
         result.chair.add(caption, captions[i].shapes);
         std::string shapes;
-        for (data::Shape shape : captions[i].shapes) shapes += (shapes.empty() ? "" : ", ") + std::string(data::shape_name(shape));
-        record("chair", captions[i], std::move(shapes), std::move(caption), result.chair.hallucinated == hallucinated_before);
+        for (data::Shape shape : captions[i].shapes) {
+            shapes += (shapes.empty() ? "" : ", ") + std::string(data::shape_name(shape));
+        }
+        const bool none_hallucinated = result.chair.hallucinated == hallucinated_before;
+        record("chair", captions[i], std::move(shapes), std::move(caption), none_hallucinated);
         progress("chair", i + 1, captions.size());
     }
     return result;

@@ -26,7 +26,8 @@ void declare(data::KeyValueArgs& a) {
     a.add("resume", "", "run folder to continue exactly where it stopped");
     a.add("phase", "both", "imitation (sft) phases: d2d (general data) | d2s (multi-task data) | both");
     a.add("upcycle", "true", "imitation, sft: upcycle the dense student to MoE before the second phase (false: stays dense)");
-    a.add("student_intermediate_size", "0", "MLP width of the student made by imitation or sft (0: the config's)");
+    a.add("student_intermediate_size", "0",
+          "MLP width of the student made by imitation or sft (0: the config's; moe: the MoE student's activated width)");
     a.add("kd_mask", "shifted", "KD positions: shifted (as CE) | unshifted (the public code)");
     a.add("tau", "1", "distillation temperature (loss scaled by tau^2)");
     a.add("loss", "dpo", "preference loss: dpo | kto_pair");
@@ -110,8 +111,13 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.run_root = o.out;
     o.phase = a.get_choice("phase", {"d2d", "d2s", "both"});
     o.upcycle = a.get_bool("upcycle");
-    if (const int64_t width = a.get_int("student_intermediate_size", 0, int64_t(1) << 30); width > 0)
-        o.family.student.intermediate_size = width;
+    if (const std::string width = a.get("student_intermediate_size"); width == "moe") {
+        o.family.student.intermediate_size = models::moe_activated_width(o.family);
+    } else if (width.empty() || width.find_first_not_of("0123456789") != std::string::npos) {
+        throw data::ArgError("[train_mod] student_intermediate_size=" + width + ": a width (integer) or moe expected");
+    } else if (const int64_t w = a.get_int("student_intermediate_size", 0, int64_t(1) << 30); w > 0) {
+        o.family.student.intermediate_size = w;
+    }
     o.kd_mask = a.get_choice("kd_mask", {"shifted", "unshifted"});
     o.loss = a.get_choice("loss", {"dpo", "kto_pair"});
     o.tau = a.get_double("tau", 1e-3, 1e3);
