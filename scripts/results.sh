@@ -7,14 +7,16 @@
 #   (c') wide KD    (c) with the MLPs widened to (d)'s activated parameters
 #   (d) MoE KD      the sparse student after full imitation
 #   (e) MoE KD+DPO  (d) after preference distillation
-# then eval_mod per seed (every test sample) and seed_table over the seeds. A finished model
-# is not trained again, so an interrupted run continues where it stopped when started again.
+# then eval_mod per seed (every test sample; every answer kept in answers.jsonl) and seed_table
+# over the seeds. A finished model is not trained again, so an interrupted run continues where
+# it stopped when started again. (Edit this file only while no run of it is going: bash reads
+# a script as it runs.)
 #   bash scripts/results.sh                 # seeds 0 1 2 in runs/results
 #   SEEDS="0" bash scripts/results.sh       # one seed
 # Seeds run as parallel jobs of one thread each, as many as there are cores (at most 3;
 # JOBS=1: one after the other on every core): these models are too small for 2 threads to
 # pay; on 2 cores a teacher took 7 min on two threads alone and 7 min on one thread beside
-# another seed's job. About an hour for 3 seeds on 2 cores.
+# another seed's job. About an hour for 3 seeds on 2 cores (JOBS=3: about 50 minutes).
 # Arguments are passed to every train_mod call; DATA names the world folder, EVAL_LIMIT caps
 # the samples per eval set (0: all).
 set -euo pipefail
@@ -49,7 +51,7 @@ run_seed() {  # run_seed <seed> <threads> <train_mod arguments...>
     train "$r/dpo" stage=preference student="$r/moe" "${common[@]}"
     if [ ! -f "$r/eval.json" ]; then
         ./eval_mod model="$r/teacher,$r/sft,$r/dense,$r/wide,$r/moe,$r/dpo" data="$data" limit="$limit" \
-            out="$r/eval.json" threads="$threads"
+            out="$r/eval.json" answers="$r/answers.jsonl" threads="$threads"
     fi
 }
 
