@@ -79,6 +79,41 @@ TEST(LoadConversations, ImageWithoutTagGetsOneFirst) {
     EXPECT_EQ(mod::data::load_conversations({path}, {})[0].messages[0].value, "<image>\nQ");
 }
 
+TEST(LoadConversations, TaskFilterKeepsOnlyTheNamedTypes) {
+    TempDir dir;
+    mod::data::WorldConfig c;
+    c.out = dir.str();
+    c.images = 50;
+    c.test_images = 10;
+    c.preference_pairs = 20;
+    mod::data::write_world(c);
+    const std::string multitask = dir.str("train/multitask.json");
+    const auto all = mod::data::load_conversations({multitask}, {});
+    size_t existence = 0, colour = 0;
+    for (const auto& s : all) {
+        existence += s.task == "existence";
+        colour += s.task == "color";
+    }
+    ASSERT_GT(existence, 0u);
+    ASSERT_GT(colour, 0u);
+    LoadOptions options;
+    options.tasks = {"existence", "color"};
+    mod::data::LoadReport report;
+    const auto kept = mod::data::load_conversations({multitask}, options, &report);
+    EXPECT_EQ(kept.size(), existence + colour);
+    EXPECT_EQ(report.loaded, static_cast<int64_t>(kept.size()));
+    EXPECT_EQ(report.skipped, 0);  // left out by the filter is not skipped
+    for (const auto& s : kept) EXPECT_TRUE(s.task == "existence" || s.task == "color") << s.id;
+    // The general conversations name no task: the filter keeps none of them.
+    options.tasks = {"existence"};
+    EXPECT_TRUE(mod::data::load_conversations({dir.str("train/general.json")}, options).empty());
+}
+
+TEST(LoadErrors, TaskMustBeAString) {
+    EXPECT_EQ(load_error(R"([{"id": "k", "task": 3, "conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]}])"),
+              "[load_conversations] data.json:1:2: sample \"k\": \"task\" is not a string");
+}
+
 TEST(LoadErrors, MalformedJsonNamesFileLineColumn) {
     EXPECT_EQ(load_error("[\n  {\"id\": \"a\",\n   \"conversations\": [}\n]"),
               "[load_conversations] data.json:3:22: syntax error while parsing value - unexpected '}'; expected '[', '{', or a literal");

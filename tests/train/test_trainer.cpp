@@ -183,6 +183,47 @@ TEST_F(Stages, ResumeContinuesBitForBit) {
     }
 }
 
+// teacher_first_tasks: the first steps read the existence questions alone, the rest the whole
+// data; a run cut before, at and after the switch continues bit for bit.
+TEST_F(Stages, TeacherFirstTasksSwitchDataAndResumeBitForBit) {
+    const std::vector<std::string> first = {"teacher_first_tasks=existence", "teacher_first_steps=3"};
+    ASSERT_TRUE(run_stage(options("teacher", "first-full", first)));
+    TrainOptions cut = options("teacher", "first-cut", first);
+    for (int64_t stop : {2, 1, 2}) {  // stops at steps 2, 3 (the switch) and 5
+        cut.stop_after = stop;
+        EXPECT_FALSE(run_stage(cut));
+        cut.resume = cut.out;
+    }
+    cut.stop_after = 0;
+    ASSERT_TRUE(run_stage(cut));
+    const auto a = read_metrics(dir_->str("first-full/sft/metrics.jsonl"));
+    const auto b = read_metrics(dir_->str("first-cut/sft/metrics.jsonl"));
+    ASSERT_EQ(a.at("ce").size(), 6u);
+    EXPECT_EQ(a.at("ce"), b.at("ce"));
+    EXPECT_EQ(a.at("grad_norm"), b.at("grad_norm"));
+    // After the switch the position counts the whole data's batches from its start: 3 steps of 4.
+    EXPECT_NE(sft_state("first-full").find("\"position\": 12"), std::string::npos) << sft_state("first-full");
+    // The same run without the first part reads other batches, so its losses differ.
+    ASSERT_TRUE(run_stage(options("teacher", "first-none")));
+    EXPECT_NE(read_metrics(dir_->str("first-none/sft/metrics.jsonl")).at("ce"), a.at("ce"));
+}
+
+TEST_F(Stages, TeacherFirstTasksNeedTheirStepsAndExistingTypes) {
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_steps=3"}), data::ArgError);
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence"}), data::ArgError);
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_steps=6"}), data::ArgError);
+    EXPECT_EQ(options("teacher", "x", {"teacher_first_tasks=existence,color", "teacher_first_steps=2"}).teacher_first_tasks,
+              (std::vector<std::string>{"existence", "color"}));
+    try {
+        run_stage(options("teacher", "first-typo", {"teacher_first_tasks=existance", "teacher_first_steps=2"}));
+        FAIL() << "a task type no sample has must stop the run";
+    } catch (const ValueError& e) {
+        EXPECT_NE(std::string(e.what()).find("multitask.json: no sample whose \"task\" is one of existance"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
 TEST_F(Stages, NonFiniteLossStopsNamingTheStep) {
     ASSERT_TRUE(run_stage(options("teacher", "teacher")));
     TrainOptions o = options("imitation", "nan");

@@ -4,6 +4,7 @@
 #include "data/errors.h"
 #include "data/json_read.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 
@@ -92,6 +93,10 @@ Sample to_sample(const json& j, size_t index, SampleKind kind, const std::string
         Sample s = is_pair ? parse_preference(j) : parse_conversation(j);
         s.id = id;
         s.image = resolve_image(j, image_root);
+        if (j.contains("task")) {
+            if (!j["task"].is_string()) throw JsonError("\"task\" is not a string");
+            s.task = j["task"].get<std::string>();
+        }
         for (std::vector<Message>* list : {&s.messages, &s.rejected}) {
             if (list == &s.rejected && !is_pair) continue;
             validate_messages(*list, !s.image.empty());
@@ -162,6 +167,8 @@ void for_each_sample(const std::string& file, SampleKind kind, const LoadOptions
             if (r.first_errors.size() < kKeptErrors) r.first_errors.push_back(file + ": " + e.what());
             return;
         }
+        if (!options.tasks.empty() && std::find(options.tasks.begin(), options.tasks.end(), s.task) == options.tasks.end())
+            return;
         ++r.loaded;
         on_sample(std::move(s), element);
     });

@@ -1,5 +1,5 @@
 // LLaVA-format samples in memory, and their loading from JSON (METHOD.md §3):
-//   conversations: [{"id", "image"?, "conversations": [{"from": "human"|"gpt", "value"}, ...]}, ...]
+//   conversations: [{"id", "image"?, "task"?, "conversations": [{"from": "human"|"gpt", "value"}, ...]}, ...]
 //   preference:    [{"id", "image"?, "chosen": [human, gpt], "rejected": [human, gpt]}, ...]
 // A sample with an image but no <image> tag gets one before its first message, as LLaVA does.
 // Files are streamed (one sample in memory while parsing). Errors are JsonError naming the file,
@@ -29,10 +29,14 @@ struct Sample {
     std::string image;  // resolved path (root / relative path); empty for a text-only sample
     std::vector<Message> messages;
     std::vector<Message> rejected;
+    std::string task;  // the record's "task" (the world's multi-task questions name their type); may be empty
 };
 
 struct LoadOptions {
     bool skip_bad = false;
+    // Keep only the samples whose "task" is one of these (empty: every sample). Samples left out
+    // are neither loaded nor skipped; bad ones are still errors.
+    std::vector<std::string> tasks;
     std::string image_root;  // image paths are relative to this; empty: the JSON file's folder
 };
 

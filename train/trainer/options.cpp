@@ -34,6 +34,10 @@ void declare(data::KeyValueArgs& a) {
     a.add("beta", "0.1", "preference beta");
     a.add("steps", "400", "optimizer steps per phase");
     a.add("teacher_steps", "0", "optimizer steps of the teacher SFT, by stage=teacher or when a stage makes its teacher (0: steps)");
+    a.add("teacher_first_tasks", "",
+          "stage=teacher: task types (comma list, e.g. existence) that the SFT's first teacher_first_steps steps "
+          "read alone from multitask.json, within the one lr schedule (empty: none)");
+    a.add("teacher_first_steps", "0", "stage=teacher: steps that read only teacher_first_tasks' questions");
     a.add("vision_steps", "0", "stage=teacher: steps of vision pretraining on the world's scene truth first, the encoder then frozen (0: none)");
     a.add("batch_size", "16", "samples (pairs for preference) per micro-batch");
     a.add("grad_accum", "1", "micro-batches per optimizer step");
@@ -125,6 +129,15 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.steps = a.get_int("steps", 1, int64_t(1) << 40);
     o.vision_steps = a.get_int("vision_steps", 0, int64_t(1) << 40);
     o.teacher_steps = a.get_int("teacher_steps", 0, int64_t(1) << 40);
+    o.teacher_first_steps = a.get_int("teacher_first_steps", 0, int64_t(1) << 40);
+    o.teacher_first_tasks = a.get_list("teacher_first_tasks");
+    const int64_t sft_steps = o.teacher_steps > 0 ? o.teacher_steps : o.steps;
+    if ((o.teacher_first_steps > 0) != !o.teacher_first_tasks.empty())
+        throw data::ArgError("[train_mod] teacher_first_steps and teacher_first_tasks go together: the steps that read "
+                             "only some task types, and those types");
+    if (o.teacher_first_steps >= sft_steps && o.teacher_first_steps > 0)
+        throw data::ArgError("[train_mod] teacher_first_steps=" + std::to_string(o.teacher_first_steps) +
+                             ": fewer than the teacher's " + std::to_string(sft_steps) + " SFT steps expected");
     o.batch_size = a.get_int("batch_size", 1, 1 << 20);
     o.grad_accum = a.get_int("grad_accum", 1, 1 << 20);
     o.lr = a.get_double("lr", 0.0, 10.0);

@@ -151,6 +151,11 @@ bool run_teacher(const TrainOptions& o) {
     Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
             o.teacher_steps > 0 ? o.teacher_steps : o.steps, nullptr, nullptr};
     job.step = sft_step(teacher);
+    // A first part on some task types alone (teacher_first_tasks): see docs/RESULTS.md for why
+    // the existence questions need it.
+    job.first_steps = o.teacher_first_steps;
+    job.first_data = loader_spec(o, {"multitask.json"}, false);
+    job.first_data.tasks = o.teacher_first_tasks;
     if (!run_job(job, o, s.resume)) return false;
     save_final(o, teacher, s.tok);
     return true;

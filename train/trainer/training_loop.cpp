@@ -57,6 +57,12 @@ LoopState load_state(const std::string& dir) {
     }
 }
 
+std::string join_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
 bool all_finite(const Terms& terms, std::string* bad) {
     for (const auto& [name, v] : terms)
         if (!std::isfinite(v)) {
@@ -92,10 +98,20 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
     }
     if (s.finished) return true;
 
-    LoaderSpec spec = job.data;
-    spec.start_epoch = s.epoch;
-    spec.start_position = s.position;
+    // The loader of the data that step s.step + 1 reads, from the saved position unless the
+    // curriculum switches to the main data there.
+    bool reading_first = s.step < job.first_steps;
+    LoaderSpec spec = reading_first ? job.first_data : job.data;
+    const bool switches_now = job.first_steps > 0 && s.step == job.first_steps;
+    spec.start_epoch = switches_now ? 0 : s.epoch;
+    spec.start_position = switches_now ? 0 : s.position;
     std::unique_ptr<data::Loader> loader = make_loader(spec, *job.tokenizer, job.model->config.vision);
+    int64_t skipped_samples = 0;  // by the first data's loader, once replaced
+    std::string skip_reason;
+    if (reading_first)
+        std::fprintf(stderr, "train_mod: %s: steps %lld-%lld read only the %s samples of %s; then the whole data\n",
+                     job.name.c_str(), static_cast<long long>(s.step + 1), static_cast<long long>(job.first_steps),
+                     join_names(job.first_data.tasks).c_str(), join_names(job.first_data.files).c_str());
     const CosineSchedule schedule{o.lr, CosineSchedule::warmup_for(job.steps, o.warmup_ratio), job.steps};
     MetricsLog metrics((fs::path(job.dir) / "metrics.jsonl").string(), /*append=*/s.step > 0);
     Progress progress(job.name, s.step, job.steps, o.log_every);
@@ -115,6 +131,13 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
                          stop ? "stopped (stop_after)" : "interrupted", static_cast<long long>(s.step),
                          checkpoint_dir(job.dir).c_str(), o.run_root.c_str());
             return false;
+        }
+        if (reading_first && s.step == job.first_steps) {
+            skipped_samples += loader->skipped();
+            skip_reason = loader->last_skip_reason();
+            spec = job.data;
+            loader = make_loader(spec, *job.tokenizer, job.model->config.vision);
+            reading_first = false;
         }
         opt.zero_grad();
         const double lr = schedule.lr_at(s.step);
@@ -180,8 +203,10 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
     save_checkpoint(job, opt, s);
     if (skipped_steps) std::fprintf(stderr, "train_mod: %s skipped %lld non-finite batches\n", job.name.c_str(),
                                     static_cast<long long>(skipped_steps));
-    if (loader->skipped()) std::fprintf(stderr, "train_mod: %s skipped %lld bad samples (last: %s)\n", job.name.c_str(),
-                                        static_cast<long long>(loader->skipped()), loader->last_skip_reason().c_str());
+    skipped_samples += loader->skipped();
+    if (loader->skipped()) skip_reason = loader->last_skip_reason();
+    if (skipped_samples) std::fprintf(stderr, "train_mod: %s skipped %lld bad samples (last: %s)\n", job.name.c_str(),
+                                      static_cast<long long>(skipped_samples), skip_reason.c_str());
     plot_metrics((fs::path(job.dir) / "metrics.jsonl").string(), (fs::path(job.dir) / "loss.png").string());
     return true;
 }

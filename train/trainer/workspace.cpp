@@ -43,9 +43,16 @@ std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::To
                                           const models::VisionConfig& vision) {
     data::LoadOptions load;
     load.skip_bad = spec.skip_bad;
+    load.tasks = spec.tasks;
     // Indexed rather than loaded: memory holds 16 bytes a sample, and the data order is the same.
     auto samples = std::make_unique<data::IndexedSamples>(
         spec.files, spec.preference ? data::SampleKind::preference : data::SampleKind::conversation, load);
+    if (!spec.tasks.empty() && samples->size() == 0) {
+        std::string files, tasks;
+        for (const std::string& f : spec.files) files += (files.empty() ? "" : ", ") + f;
+        for (const std::string& t : spec.tasks) tasks += (tasks.empty() ? "" : ",") + t;
+        throw ValueError(detail::format_error("train_mod", files, ": no sample whose \"task\" is one of ", tasks));
+    }
     data::LoaderConfig config;
     config.batch_size = spec.batch_size;
     config.seed = spec.seed;

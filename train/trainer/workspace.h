@@ -20,6 +20,7 @@ text::Tokenizer ensure_tokenizer(const std::string& path, const std::string& dat
 
 struct LoaderSpec {
     std::vector<std::string> files;  // LLaVA JSON files
+    std::vector<std::string> tasks;  // only the samples of these "task" types (empty: all)
     bool preference = false;
     int64_t batch_size = 8;
     uint64_t seed = 0;
