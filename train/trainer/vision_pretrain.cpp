@@ -36,7 +36,7 @@ constexpr int kShapeClasses = 1 + data::kShapeKinds + 1;  // + text
 constexpr int kColourClasses = 1 + data::kColours;
 constexpr int kSizeClasses = 3;
 constexpr int kCharClasses = 1 + kChars;
-constexpr int kPerCell = kShapeClasses + kColourClasses + kSizeClasses + kTextSlots * kCharClasses;
+constexpr int kPerCell = kShapeClasses + kColourClasses + kSizeClasses + kTextSlots * kCharClasses + kCells;
 
 // Labels of one cell: shape, colour, size and three characters (ignored unless text).
 struct CellLabels {
@@ -94,7 +94,7 @@ std::vector<LabelledImage> read_split(const std::string& data_dir, const std::st
 
 struct Batch {
     Tensor pixels;                      // (B, 3, S, S)
-    std::vector<int64_t> targets[4];    // shape, colour, size, chars: (B * patches [* slots])
+    std::vector<int64_t> targets[5];    // shape, colour, size, chars, cell: (B * patches [* slots])
 };
 
 Batch make_batch(const std::vector<LabelledImage>& images, const std::vector<int64_t>& picks,
@@ -113,6 +113,7 @@ Batch make_batch(const std::vector<LabelledImage>& images, const std::vector<int
             batch.targets[1].push_back(c.colour);
             batch.targets[2].push_back(c.size);
             for (int64_t ch : c.chars) batch.targets[3].push_back(ch);
+            batch.targets[4].push_back(cell);
         }
     }
     batch.pixels = pixels.to(device);
@@ -129,15 +130,18 @@ struct Attribute {
     const char* name;
     int64_t begin, classes, slots;
 };
-const Attribute kAttributes[4] = {{"shape", 0, kShapeClasses, 1},
-                                  {"colour", kShapeClasses, kColourClasses, 1},
-                                  {"size", kShapeClasses + kColourClasses, kSizeClasses, 1},
-                                  {"text", kShapeClasses + kColourClasses + kSizeClasses, kCharClasses, kTextSlots}};
+constexpr int kAttributeCount = 5;
+const Attribute kAttributes[kAttributeCount] = {
+    {"shape", 0, kShapeClasses, 1},
+    {"colour", kShapeClasses, kColourClasses, 1},
+    {"size", kShapeClasses + kColourClasses, kSizeClasses, 1},
+    {"text", kShapeClasses + kColourClasses + kSizeClasses, kCharClasses, kTextSlots},
+    {"cell", kShapeClasses + kColourClasses + kSizeClasses + kTextSlots * kCharClasses, kCells, 1}};
 
-// Sum of the four attributes' mean cross-entropies.
+// Sum of the attributes' mean cross-entropies.
 Tensor readout_loss(const Tensor& logits, const Batch& batch, Terms* terms) {
     Tensor total;
-    for (int a = 0; a < 4; ++a) {
+    for (int a = 0; a < kAttributeCount; ++a) {
         const Attribute& at = kAttributes[a];
         const std::vector<int64_t>& t = batch.targets[a];
         const bool any = std::any_of(t.begin(), t.end(), [](int64_t v) { return v != kIgnore; });
@@ -201,6 +205,7 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     };
 
     VisionPretrainReport report;
+    const int64_t window = std::max<int64_t>(1, steps / 10);
     Progress progress("vision", 0, steps, o.log_every);
     for (int64_t step = 0; step < steps; ++step) {
         std::vector<int64_t> picks(B);
@@ -215,8 +220,8 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
         clip_grad_norm(params, 1.0);
         opt.step();
         const double l = loss.item();
-        if (step == 0) report.first_loss = l;
-        report.last_loss = l;
+        if (step < window) report.first_loss += l / window;
+        if (step >= steps - window) report.last_loss += l / window;
         terms.insert(terms.begin(), {"loss", l});
         progress.update(step + 1, terms, schedule.lr_at(step), B * (vc.num_patches() + 1));  // ViT tokens
     }
@@ -228,14 +233,14 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     // characters over the slots of text objects.
     NoGradGuard no_grad;
     const std::vector<LabelledImage> test_images = read_split(o.data, "test");
-    int64_t right[4] = {0, 0, 0, 0}, total[4] = {0, 0, 0, 0}, empty_right = 0, empty_total = 0;
+    int64_t right[kAttributeCount] = {}, total[kAttributeCount] = {}, empty_right = 0, empty_total = 0;
     for (size_t first = 0; first < test_images.size(); first += B) {
         std::vector<int64_t> picks;
         for (size_t i = first; i < std::min(test_images.size(), first + B); ++i) picks.push_back(static_cast<int64_t>(i));
         const Batch batch = make_batch(test_images, picks, vc, o.device);
         const Tensor logits = logits_of(batch.pixels);
         const std::vector<int64_t>& shape_truth = batch.targets[0];
-        for (int a = 0; a < 4; ++a) {
+        for (int a = 0; a < kAttributeCount; ++a) {
             const Attribute& at = kAttributes[a];
             const std::vector<int64_t> guess =
                 argmax(attribute_logits(logits, at.begin, at.classes, at.slots), 1).to_vector<int64_t>();
@@ -247,7 +252,7 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
                     empty_right += guess[i] == 0;
                     continue;
                 }
-                if (a < 3 && shape_truth[i] == 0) continue;
+                if (at.slots == 1 && shape_truth[i] == 0) continue;  // an empty patch
                 ++total[a];
                 right[a] += guess[i] == truth;
             }
@@ -258,12 +263,13 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     report.shape_accuracy = rate(0);
     report.colour_accuracy = rate(1);
     report.text_accuracy = rate(3);
+    report.cell_accuracy = rate(4);
     report.empty_accuracy = ratio(empty_right, empty_total);
     std::fprintf(stderr,
                  "train_mod: vision pretraining: loss %.3f -> %.3f; held-out patches showing an object: shape %.1f%%, "
-                 "colour %.1f%%, size %.1f%%, characters %.1f%%; empty patches: %.1f%%\n",
+                 "colour %.1f%%, size %.1f%%, characters %.1f%%, cell %.1f%%; empty patches: %.1f%%\n",
                  report.first_loss, report.last_loss, 100 * rate(0), 100 * rate(1), 100 * rate(2), 100 * rate(3),
-                 100 * report.empty_accuracy);
+                 100 * rate(4), 100 * report.empty_accuracy);
     return report;
 }
 

@@ -6,7 +6,9 @@
 // to find small objects on textured backgrounds. This phase stands in for that pretraining:
 // one linear read-out, shared by all patches, predicts from each patch's features the shape
 // (or none), the colour, the size and the characters of a text object of the grid cell under
-// that patch's centre, with a cross-entropy per attribute. Per patch, not from all patches at
+// that patch's centre, and that cell itself (where the patch is), with a cross-entropy per
+// attribute. The cell makes a found object's token say where it is, for the position and
+// relation questions. Per patch, not from all patches at
 // once: what a patch shows stays in that patch's token, where the language model's attention
 // can find it by content (a read-out of all patches together let it spread anywhere). The
 // read-out is dropped afterwards; the ViT keeps what it learned and stays frozen through the
@@ -32,10 +34,12 @@
 namespace mod::train {
 
 struct VisionPretrainReport {
+    // Mean loss over the first and over the last tenth of the steps: one batch's loss swings
+    // with whether it holds a text object (the characters' term).
     double first_loss = 0, last_loss = 0;
     // Held-out accuracy per attribute over the test patches that show an object (characters:
     // over the slots of text objects), and of "empty" over the patches that show none.
-    double shape_accuracy = 0, colour_accuracy = 0, text_accuracy = 0, empty_accuracy = 0;
+    double shape_accuracy = 0, colour_accuracy = 0, text_accuracy = 0, cell_accuracy = 0, empty_accuracy = 0;
 };
 
 // The world's grid cell (row * 3 + col) under each patch's centre, in patch order (row-major):
