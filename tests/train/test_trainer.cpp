@@ -186,7 +186,7 @@ TEST_F(Stages, ResumeContinuesBitForBit) {
 // teacher_first_tasks: the first steps read the existence questions alone, the rest the whole
 // data; a run cut before, at and after the switch continues bit for bit.
 TEST_F(Stages, TeacherFirstTasksSwitchDataAndResumeBitForBit) {
-    const std::vector<std::string> first = {"teacher_first_tasks=existence", "teacher_first_steps=3"};
+    const std::vector<std::string> first = {"teacher_first_tasks=existence", "teacher_first_share=0.5"};
     ASSERT_TRUE(run_stage(options("teacher", "first-full", first)));
     TrainOptions cut = options("teacher", "first-cut", first);
     for (int64_t stop : {2, 1, 2}) {  // stops at steps 2, 3 (the switch) and 5
@@ -209,13 +209,21 @@ TEST_F(Stages, TeacherFirstTasksSwitchDataAndResumeBitForBit) {
 }
 
 TEST_F(Stages, TeacherFirstTasksNeedTheirStepsAndExistingTypes) {
-    EXPECT_THROW(options("teacher", "x", {"teacher_first_steps=3"}), data::ArgError);
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_share=0.5"}), data::ArgError);
     EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence"}), data::ArgError);
-    EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_steps=6"}), data::ArgError);
-    EXPECT_EQ(options("teacher", "x", {"teacher_first_tasks=existence,color", "teacher_first_steps=2"}).teacher_first_tasks,
-              (std::vector<std::string>{"existence", "color"}));
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=1"}), data::ArgError);
+    const TrainOptions o = options("teacher", "x", {"teacher_first_tasks=existence,color", "teacher_first_share=0.34"});
+    EXPECT_EQ(o.teacher_first_tasks, (std::vector<std::string>{"existence", "color"}));
+    EXPECT_EQ(o.teacher_first_steps, 2);  // of 6
+    // The share scales with teacher_steps, and the whole data gets at least the last step.
+    EXPECT_EQ(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=0.34", "teacher_steps=300"})
+                  .teacher_first_steps,
+              102);
+    EXPECT_EQ(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=0.9", "teacher_steps=2"})
+                  .teacher_first_steps,
+              1);
     try {
-        run_stage(options("teacher", "first-typo", {"teacher_first_tasks=existance", "teacher_first_steps=2"}));
+        run_stage(options("teacher", "first-typo", {"teacher_first_tasks=existance", "teacher_first_share=0.5"}));
         FAIL() << "a task type no sample has must stop the run";
     } catch (const ValueError& e) {
         EXPECT_NE(std::string(e.what()).find("multitask.json: no sample whose \"task\" is one of existance"),

@@ -1,5 +1,7 @@
 #include "trainer/options.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -35,9 +37,9 @@ void declare(data::KeyValueArgs& a) {
     a.add("steps", "400", "optimizer steps per phase");
     a.add("teacher_steps", "0", "optimizer steps of the teacher SFT, by stage=teacher or when a stage makes its teacher (0: steps)");
     a.add("teacher_first_tasks", "",
-          "stage=teacher: task types (comma list, e.g. existence) that the SFT's first teacher_first_steps steps "
-          "read alone from multitask.json, within the one lr schedule (empty: none)");
-    a.add("teacher_first_steps", "0", "stage=teacher: steps that read only teacher_first_tasks' questions");
+          "stage=teacher: task types (comma list, e.g. existence) that the SFT's first steps (teacher_first_share "
+          "of them) read alone from multitask.json, within the one lr schedule (empty: none)");
+    a.add("teacher_first_share", "0", "stage=teacher: share of the SFT steps that read only teacher_first_tasks' questions");
     a.add("vision_steps", "0", "stage=teacher: steps of vision pretraining on the world's scene truth first, the encoder then frozen (0: none)");
     a.add("batch_size", "16", "samples (pairs for preference) per micro-batch");
     a.add("grad_accum", "1", "micro-batches per optimizer step");
@@ -129,15 +131,15 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.steps = a.get_int("steps", 1, int64_t(1) << 40);
     o.vision_steps = a.get_int("vision_steps", 0, int64_t(1) << 40);
     o.teacher_steps = a.get_int("teacher_steps", 0, int64_t(1) << 40);
-    o.teacher_first_steps = a.get_int("teacher_first_steps", 0, int64_t(1) << 40);
+    // The first part is a share of the SFT, so that it scales with teacher_steps; at least one
+    // step of the whole data follows it.
+    const double first_share = a.get_double("teacher_first_share", 0.0, 0.99);
     o.teacher_first_tasks = a.get_list("teacher_first_tasks");
+    if ((first_share > 0) != !o.teacher_first_tasks.empty())
+        throw data::ArgError("[train_mod] teacher_first_share and teacher_first_tasks go together: the share of the "
+                             "teacher's SFT steps that reads only some task types, and those types");
     const int64_t sft_steps = o.teacher_steps > 0 ? o.teacher_steps : o.steps;
-    if ((o.teacher_first_steps > 0) != !o.teacher_first_tasks.empty())
-        throw data::ArgError("[train_mod] teacher_first_steps and teacher_first_tasks go together: the steps that read "
-                             "only some task types, and those types");
-    if (o.teacher_first_steps >= sft_steps && o.teacher_first_steps > 0)
-        throw data::ArgError("[train_mod] teacher_first_steps=" + std::to_string(o.teacher_first_steps) +
-                             ": fewer than the teacher's " + std::to_string(sft_steps) + " SFT steps expected");
+    o.teacher_first_steps = std::min<int64_t>(sft_steps - 1, std::llround(first_share * static_cast<double>(sft_steps)));
     o.batch_size = a.get_int("batch_size", 1, 1 << 20);
     o.grad_accum = a.get_int("grad_accum", 1, 1 << 20);
     o.lr = a.get_double("lr", 0.0, 10.0);

@@ -33,7 +33,7 @@ struct TrainOptions {
     int64_t steps = 0;      // optimizer steps per phase
     int64_t vision_steps = 0;   // stage=teacher: vision pretraining steps before the SFT
     int64_t teacher_steps = 0;  // SFT steps whenever the teacher is trained (0: steps)
-    int64_t teacher_first_steps = 0;               // the SFT's first steps read only
+    int64_t teacher_first_steps = 0;               // the SFT's first steps (teacher_first_share) read only
     std::vector<std::string> teacher_first_tasks;  // multi-task questions of these types
     int64_t batch_size = 0;
     int64_t grad_accum = 1;
