@@ -29,7 +29,7 @@ struct Sample {
     std::string image;  // resolved path (root / relative path); empty for a text-only sample
     std::vector<Message> messages;
     std::vector<Message> rejected;
-    std::string task;  // the record's "task" (the world's multi-task questions name their type); may be empty
+    std::string task{};  // the record's "task" (the world's multi-task questions name their type); may be empty
 };
 
 struct LoadOptions {
