@@ -42,14 +42,19 @@ std::string load_error(const std::string& text, bool preference = false) {
 
 const char* kGood = R"({"id": "a", "image": "x.png", "conversations": [{"from": "human", "value": "<image>\nQ"}, {"from": "gpt", "value": "A"}]})";
 
-TEST(LoadConversations, LoadsTheWorldFilesCompletely) {
-    TempDir dir;
+// A small world of 50 training scenes, 10 test scenes and 20 preference pairs in dir.
+mod::data::WorldStats write_small_world(const TempDir& dir) {
     mod::data::WorldConfig c;
     c.out = dir.str();
     c.images = 50;
     c.test_images = 10;
     c.preference_pairs = 20;
-    const mod::data::WorldStats stats = mod::data::write_world(c);
+    return mod::data::write_world(c);
+}
+
+TEST(LoadConversations, LoadsTheWorldFilesCompletely) {
+    TempDir dir;
+    const mod::data::WorldStats stats = write_small_world(dir);
     mod::data::LoadReport report;
     const auto samples = mod::data::load_conversations({dir.str("train/general.json"), dir.str("train/multitask.json")}, {}, &report);
     EXPECT_EQ(static_cast<int64_t>(samples.size()), stats.general + stats.multitask);
@@ -81,12 +86,7 @@ TEST(LoadConversations, ImageWithoutTagGetsOneFirst) {
 
 TEST(LoadConversations, TaskFilterKeepsOnlyTheNamedTypes) {
     TempDir dir;
-    mod::data::WorldConfig c;
-    c.out = dir.str();
-    c.images = 50;
-    c.test_images = 10;
-    c.preference_pairs = 20;
-    mod::data::write_world(c);
+    write_small_world(dir);
     const std::string multitask = dir.str("train/multitask.json");
     const auto all = mod::data::load_conversations({multitask}, {});
     size_t existence = 0, colour = 0;

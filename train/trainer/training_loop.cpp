@@ -57,12 +57,6 @@ LoopState load_state(const std::string& dir) {
     }
 }
 
-std::string join_names(const std::vector<std::string>& names) {
-    std::string out;
-    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
-}
-
 bool all_finite(const Terms& terms, std::string* bad) {
     for (const auto& [name, v] : terms)
         if (!std::isfinite(v)) {

@@ -37,6 +37,7 @@ constexpr int kColourClasses = 1 + data::kColours;
 constexpr int kSizeClasses = 3;
 constexpr int kCharClasses = 1 + kChars;
 constexpr int kPerCell = kShapeClasses + kColourClasses + kSizeClasses + kTextSlots * kCharClasses + kCells;
+constexpr int kAttributeCount = 5;  // shape, colour, size, characters, cell
 
 // Labels of one cell: shape, colour, size and three characters (ignored unless text).
 struct CellLabels {
@@ -94,7 +95,7 @@ std::vector<LabelledImage> read_split(const std::string& data_dir, const std::st
 
 struct Batch {
     Tensor pixels;                      // (B, 3, S, S)
-    std::vector<int64_t> targets[5];    // shape, colour, size, chars, cell: (B * patches [* slots])
+    std::vector<int64_t> targets[kAttributeCount];  // shape, colour, size, chars, cell: (B * patches [* slots])
 };
 
 Batch make_batch(const std::vector<LabelledImage>& images, const std::vector<int64_t>& picks,
@@ -130,7 +131,6 @@ struct Attribute {
     const char* name;
     int64_t begin, classes, slots;
 };
-constexpr int kAttributeCount = 5;
 const Attribute kAttributes[kAttributeCount] = {
     {"shape", 0, kShapeClasses, 1},
     {"colour", kShapeClasses, kColourClasses, 1},

@@ -39,6 +39,12 @@ text::Tokenizer ensure_tokenizer(const std::string& path, const std::string& dat
     return text::Tokenizer::load(path);
 }
 
+std::string join_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
 std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::Tokenizer& tok,
                                           const models::VisionConfig& vision) {
     data::LoadOptions load;
@@ -47,12 +53,9 @@ std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::To
     // Indexed rather than loaded: memory holds 16 bytes a sample, and the data order is the same.
     auto samples = std::make_unique<data::IndexedSamples>(
         spec.files, spec.preference ? data::SampleKind::preference : data::SampleKind::conversation, load);
-    if (!spec.tasks.empty() && samples->size() == 0) {
-        std::string files, tasks;
-        for (const std::string& f : spec.files) files += (files.empty() ? "" : ", ") + f;
-        for (const std::string& t : spec.tasks) tasks += (tasks.empty() ? "" : ",") + t;
-        throw ValueError(detail::format_error("train_mod", files, ": no sample whose \"task\" is one of ", tasks));
-    }
+    if (!spec.tasks.empty() && samples->size() == 0)
+        throw ValueError(detail::format_error("train_mod", join_names(spec.files), ": no sample whose \"task\" is one of ",
+                                              join_names(spec.tasks)));
     data::LoaderConfig config;
     config.batch_size = spec.batch_size;
     config.seed = spec.seed;

@@ -29,6 +29,9 @@ struct LoaderSpec {
     int64_t start_epoch = 0, start_position = 0;
 };
 
+// "a, b, c": file names and task types in messages.
+std::string join_names(const std::vector<std::string>& names);
+
 std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::Tokenizer& tok,
                                           const models::VisionConfig& vision);
 
