@@ -1,6 +1,5 @@
 // The world generator: byte-identical output per seed, every answer true of its scene (re-derived
 // by world_truth.cpp), and rendered pixels that agree with the stored scene.
-#include "data/errors.h"
 #include "data/image_io.h"
 #include "data/world.h"
 #include "temp_dir.h"
@@ -60,20 +59,6 @@ TEST(World, SameSeedGivesByteIdenticalFiles) {
     mod::data::write_world(small_world(c.str(), 8));
     EXPECT_EQ(hash_tree(a.path()), hash_tree(b.path()));
     EXPECT_NE(hash_tree(a.path()), hash_tree(c.path()));
-}
-
-TEST(World, AWorldOfAnotherFormatIsNamedNotReused) {
-    TempDir dir;
-    mod::data::write_world(small_world(dir.str(), 5));
-    EXPECT_NO_THROW(mod::data::check_world_format(dir.str()));
-    std::ofstream(dir.path() / "meta.json") << R"({"format": "llava-mod world 1"})";
-    try {
-        mod::data::check_world_format(dir.str());
-        FAIL() << "an old world was accepted";
-    } catch (const mod::data::DataError& e) {
-        EXPECT_NE(std::string(e.what()).find((dir.path() / "meta.json").string()), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("llava-mod world 1"), std::string::npos) << e.what();
-    }
 }
 
 class WorldTruth : public ::testing::Test {

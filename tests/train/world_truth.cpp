@@ -41,11 +41,6 @@ const Object* at(const Scene& s, const std::string& pos) {
     return nullptr;
 }
 
-std::string position(const Object& o) {
-    const std::string rows[] = {"top", "middle", "bottom"}, cols[] = {"left", "center", "right"};
-    return o.row == 1 && o.col == 1 ? std::string("center") : rows[o.row] + " " + cols[o.col];
-}
-
 std::string singular(const std::string& plural) {
     if (plural == "crosses") return "cross";
     return plural.substr(0, plural.size() - 1);
@@ -98,7 +93,8 @@ std::optional<std::string> short_answer(const Scene& s, const std::string& q) {
     if (std::regex_match(q, m, std::regex("Where is the (\\w+) (\\w+)\\?"))) {
         const Object* o = find(s, m[1], m[2]);
         if (o == nullptr) return "<no such object>";
-        return position(*o);
+        const std::string rows[] = {"top", "middle", "bottom"}, cols[] = {"left", "center", "right"};
+        return o->row == 1 && o->col == 1 ? std::string("center") : rows[o->row] + " " + cols[o->col];
     }
     if (std::regex_match(q, m, std::regex("Is the (\\w+) (\\w+) (to the left of|to the right of|above|below) the (\\w+) (\\w+)\\?"))) {
         const Object* a = find(s, m[1], m[2]);
@@ -153,29 +149,6 @@ std::optional<std::string> sentence_answer(const Scene& s, const std::string& q)
             if (o.shape == Shape::text) return "Yes, it says \"" + o.text + "\".";
         }
         return std::string("No, there is no text in the image.");
-    }
-    if (std::regex_match(q, m, std::regex("Is there a (?:(\\w+) )?(\\w+) in the image\\?"))) {
-        std::vector<const Object*> matches;
-        for (const Object* o : shapes) {
-            if (m[2] == data::shape_name(o->shape) && (!m[1].matched || m[1] == data::colour_name(o->colour))) {
-                matches.push_back(o);
-            }
-        }
-        const std::string what = m[1].matched ? m[1].str() + " " + m[2].str() : m[2].str();
-        if (matches.empty()) return "No, there is no " + what + " in the image.";
-        if (matches.size() > 1) return "Yes, there are " + std::to_string(matches.size()) + " " + (m[2] == "cross" ? "crosses" : m[2].str() + "s") + ".";
-        const Object& o = *matches[0];
-        return std::string("Yes, there is a ") + (o.size == data::Size::small ? "small " : "large ") +
-               data::colour_name(o.colour) + " " + data::shape_name(o.shape) + " at the " + position(o) + ".";
-    }
-    if (std::regex_match(q, m, std::regex("Where is the (\\w+) (\\w+) compared to the (\\w+) (\\w+)\\?"))) {
-        const Object* a = find(s, m[1], m[2]);
-        const Object* b = find(s, m[3], m[4]);
-        if (a == nullptr || b == nullptr) return std::string("<no such object>");
-        std::string where = a->col < b->col ? "to the left of" : a->col > b->col ? "to the right of" : "";
-        const std::string vertical = a->row < b->row ? "above" : a->row > b->row ? "below" : "";
-        if (!vertical.empty()) where += (where.empty() ? "" : " and ") + vertical;
-        return "The " + m[1].str() + " " + m[2].str() + " is " + where + " the " + m[3].str() + " " + m[4].str() + ".";
     }
     if (std::regex_match(q, m, std::regex("What color is the (\\w+)( at the " + kPos + ")?\\?"))) {
         const std::string colour = *short_answer(s, m[2].matched ? q : "What color is the " + m[1].str() + "?");

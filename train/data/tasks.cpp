@@ -6,7 +6,6 @@
 #include "data/rng.h"
 
 #include <algorithm>
-#include <cctype>
 
 namespace mod::data {
 
@@ -87,85 +86,35 @@ QA text_question(const Scene& scene, Rng& rng) {
     return {"text", q, t.text};
 }
 
-// An existence probe: a (colour) shape that the scene holds or not, and the shapes that match it.
-struct ExistenceProbe {
-    std::string what;  // "star" or "red star"
-    Shape shape;
-    std::vector<const Object*> matches;
-};
-
-ExistenceProbe existence_probe(const Scene& scene, Rng& rng) {
+QA existence_question(const Scene& scene, Rng& rng) {
     const bool with_colour = rng.percent(50);
-    auto probe = [&](Shape shape, const Colour* colour) {
-        ExistenceProbe p{colour ? std::string(colour_name(*colour)) + " " + shape_name(shape) : shape_name(shape),
-                         shape,
-                         {}};
-        for (const Object* o : shape_objects(scene)) {
-            if (o->shape == shape && (colour == nullptr || o->colour == *colour)) p.matches.push_back(o);
-        }
-        return p;
-    };
     if (rng.percent(50)) {
         const Object& o = *rng.pick(shape_objects(scene));
-        return probe(o.shape, with_colour ? &o.colour : nullptr);
+        const std::string what = with_colour ? std::string(colour_name(o.colour)) + " " + shape_name(o.shape)
+                                             : shape_name(o.shape);
+        return {"existence", "Is there a " + what + " in the image?", "yes"};
     }
     // A negative probe: any absent (shape) or (colour, shape). A scene can hold all seven shapes,
     // never all 56 coloured ones, so the coloured form is the fallback.
-    std::vector<std::pair<Shape, Colour>> absent;  // colour used only when coloured
-    bool coloured = with_colour;
-    for (int s = 0; s < kShapeKinds && !with_colour; ++s) {
+    std::vector<std::string> absent;
+    for (int s = 0; s < kShapeKinds; ++s) {
         const Shape shape = static_cast<Shape>(s);
-        if (count_if_shapes(scene, [&](const Object& p) { return p.shape == shape; }) == 0) {
-            absent.emplace_back(shape, Colour{});
+        if (!with_colour && count_if_shapes(scene, [&](const Object& p) { return p.shape == shape; }) == 0) {
+            absent.push_back(shape_name(shape));
         }
     }
     if (absent.empty()) {
-        coloured = true;
         for (int s = 0; s < kShapeKinds; ++s) {
             for (int c = 0; c < kColours; ++c) {
                 const Shape shape = static_cast<Shape>(s);
                 const Colour colour = static_cast<Colour>(c);
                 if (count_if_shapes(scene, [&](const Object& p) { return p.shape == shape && p.colour == colour; }) == 0) {
-                    absent.emplace_back(shape, colour);
+                    absent.push_back(std::string(colour_name(colour)) + " " + shape_name(shape));
                 }
             }
         }
     }
-    const std::pair<Shape, Colour> pick = rng.pick(absent);
-    return probe(pick.first, coloured ? &pick.second : nullptr);
-}
-
-QA existence_question(const Scene& scene, Rng& rng) {
-    const ExistenceProbe p = existence_probe(scene, rng);
-    return {"existence", "Is there a " + p.what + " in the image?", p.matches.empty() ? "no" : "yes"};
-}
-
-// Existence in a sentence: which object answers it, and where.
-QA existence_turn(const Scene& scene, Rng& rng) {
-    const ExistenceProbe p = existence_probe(scene, rng);
-    const std::string q = "Is there a " + p.what + " in the image?";
-    if (p.matches.empty()) return {"general", q, "No, there is no " + p.what + " in the image."};
-    if (p.matches.size() == 1) {
-        return {"general", q, "Yes, there is " + object_phrase(*p.matches[0]) + " at the " + at(*p.matches[0]) + "."};
-    }
-    return {"general", q, "Yes, there are " + std::to_string(p.matches.size()) + " " + shape_plural(p.shape) + "."};
-}
-
-// Where one shape stands from another, both ways that apply: "to the left of and above".
-QA relation_turn(const Scene& scene, Rng& rng) {
-    std::vector<const Object*> shapes = shape_objects(scene);
-    rng.shuffle(shapes);
-    const Object& a = *shapes[0];
-    const Object& b = *shapes[1];
-    std::vector<std::string> holds;
-    for (const std::string& r : relation_names()) {
-        if (relation_holds(r, a.row, a.col, b.row, b.col)) holds.push_back(r);
-    }
-    std::string where = holds[0];  // cells differ, so at least one relation holds
-    if (holds.size() == 2) where += " and " + holds[1];
-    const std::string a_name = definite(a);
-    return {"general", "Where is " + a_name + " compared to " + definite(b) + "?",
-            static_cast<char>(std::toupper(a_name[0])) + a_name.substr(1) + " is " + where + " " + definite(b) + "."};
+    return {"existence", "Is there a " + rng.pick(absent) + " in the image?", "no"};
 }
 
 }  // namespace
@@ -204,7 +153,7 @@ QA make_vqa(const Scene& scene, const std::string& task, Rng& rng) {
 }
 
 QA make_general_turn(const Scene& scene, Rng& rng) {
-    switch (rng.range(0, shape_objects(scene).size() >= 2 ? 5 : 4)) {
+    switch (rng.range(0, 3)) {
         case 0: {
             const int row = rng.range(0, kGrid - 1), col = rng.range(0, kGrid - 1);
             const std::string q = "What is at the " + position_name(row, col) + "?";
@@ -225,10 +174,6 @@ QA make_general_turn(const Scene& scene, Rng& rng) {
             return {"general", "Is there any text in the image?",
                     t ? "Yes, it says \"" + t->text + "\"." : "No, there is no text in the image."};
         }
-        case 4:
-            return existence_turn(scene, rng);
-        case 5:
-            return relation_turn(scene, rng);  // drawn only when the scene has two shapes
         default: {
             const Object& o = *rng.pick(shape_objects(scene));
             const std::string s = shape_name(o.shape);

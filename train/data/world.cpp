@@ -5,7 +5,6 @@
 #include "data/describe.h"
 #include "data/errors.h"
 #include "data/image_io.h"
-#include "data/json_read.h"
 #include "data/json_writer.h"
 #include "data/pope.h"
 #include "data/preference.h"
@@ -226,7 +225,7 @@ void write_meta(const WorldConfig& c, const WorldStats& s, const fs::path& out) 
     ojson counts{{"general", s.general},   {"multitask", s.multitask}, {"preference", s.preference},
                  {"test_vqa", s.test_vqa}, {"pope", s.pope},           {"chair", s.chair}};
     std::ofstream f(out / "meta.json", std::ios::binary);
-    f << ojson{{"format", kWorldFormat}, {"config", config}, {"counts", counts}}.dump(2) << "\n";
+    f << ojson{{"format", "llava-mod world 1"}, {"config", config}, {"counts", counts}}.dump(2) << "\n";
     if (!f) throw DataError("[make_world] " + (out / "meta.json").string() + ": write failed");
 }
 
@@ -245,16 +244,6 @@ WorldStats write_world(const WorldConfig& config) {
     write_test(config, out / "test", shape_stats, stats);
     write_meta(config, stats, out);
     return stats;
-}
-
-void check_world_format(const std::string& dir) {
-    const std::string meta = (fs::path(dir) / "meta.json").string();
-    const nlohmann::json j = read_json_file(meta, "world");
-    const std::string format = j.value("format", "");
-    if (format != kWorldFormat) {
-        throw DataError("[world] " + meta + ": format \"" + format + "\", this build reads \"" + kWorldFormat +
-                        "\" (the generator changed); remove " + dir + " (and its tokenizer.json) to have it made again");
-    }
 }
 
 }  // namespace mod::data

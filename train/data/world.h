@@ -38,18 +38,11 @@ struct WorldConfig {
     int64_t images_per_folder = 1000;
 };
 
-// meta.json's "format": raised whenever the generator writes different samples for the same
-// config, so that a world made by an older generator is not trained on as if it were current.
-inline constexpr const char* kWorldFormat = "llava-mod world 2";
-
 struct WorldStats {
     int64_t general = 0, multitask = 0, preference = 0, test_vqa = 0, pope = 0, chair = 0;
 };
 
 // Throws DataError on a bad config or an unwritable folder.
 WorldStats write_world(const WorldConfig& config);
-
-// Throws DataError naming <dir>/meta.json when that world's format is not kWorldFormat.
-void check_world_format(const std::string& dir);
 
 }  // namespace mod::data

@@ -13,10 +13,7 @@ namespace mod::train {
 namespace fs = std::filesystem;
 
 void ensure_world(const std::string& data_dir, uint64_t seed, int64_t images, int64_t max_objects) {
-    if (fs::exists(fs::path(data_dir) / "meta.json")) {
-        data::check_world_format(data_dir);
-        return;
-    }
+    if (fs::exists(fs::path(data_dir) / "meta.json")) return;
     std::fprintf(stderr, "train_mod: no world in %s; generating the built-in world there (first use)...\n",
                  data_dir.c_str());
     data::WorldConfig config;
