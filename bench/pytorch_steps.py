@@ -18,15 +18,26 @@ time after a warm-up step, tokens/s, the last loss, peak RSS and parameter count
 Run it with OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE, as our engine runs: Debian's
 OpenBLAS picks a slower kernel on AVX-512 CPUs without the first, and spinning OpenMP threads
 skew a shared machine without the second. The script sets both itself when they are unset (they
-must be set before torch loads). Torch comes from Debian (apt-get install python3-torch, 1.13.1);
+must be set before torch loads), and on an AVX-512 CPU it sets aside an inherited pre-AVX-512
+core (machine images may set OPENBLAS_CORETYPE=Haswell), as our engine does (core/cpu/blas.h). Torch comes from Debian (apt-get install python3-torch, 1.13.1);
 its GEMM is whatever libblas.so.3 the system's alternatives name (the header prints it), and
 it has no fused attention, so attention here materialises the T x T probabilities.
 """
 import os
 import sys
 
-for key, value in (("OPENBLAS_CORETYPE", "SkylakeX"), ("OMP_WAIT_POLICY", "PASSIVE")):
-    os.environ.setdefault(key, value)
+def cpu_has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        return False
+
+
+AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+if cpu_has_avx512() and os.environ.get("OPENBLAS_CORETYPE", "").lower() not in AVX512_CORES:
+    os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     import torch

@@ -68,7 +68,28 @@ TEST(Matmul, GemmBackendIsOpenBlasWhereInstalled) {
         EXPECT_EQ(name, "Eigen");
     } else {
         EXPECT_NE(name.find("OpenBLAS"), std::string::npos) << name;
+        // The kernel trap: on an AVX-512 CPU the AVX-512 kernels run, whatever core an
+        // inherited OPENBLAS_CORETYPE names (this machine's image may say Haswell).
+        const char* forced = std::getenv("MOD_BLAS_CORETYPE");
+        if (__builtin_cpu_supports("avx512f") && !(forced && *forced)) {
+            const char* inherited = std::getenv("OPENBLAS_CORETYPE");
+            const std::string core = cpu::openblas_coretype(nullptr, inherited, true);
+            EXPECT_NE(name.find("(" + (core.empty() ? std::string(inherited) : core) + " kernels"), std::string::npos)
+                << name;
+        }
     }
+}
+
+TEST(Matmul, OpenBlasCoretypeSetsAsidePreAvx512Cores) {
+    EXPECT_EQ(cpu::openblas_coretype(nullptr, nullptr, true), "SkylakeX");
+    EXPECT_EQ(cpu::openblas_coretype(nullptr, "Haswell", true), "SkylakeX");
+    EXPECT_EQ(cpu::openblas_coretype(nullptr, "ZEN", true), "SkylakeX");
+    EXPECT_EQ(cpu::openblas_coretype(nullptr, "cooperlake", true), "");  // an AVX-512 core is kept
+    EXPECT_EQ(cpu::openblas_coretype(nullptr, "SkylakeX", true), "");
+    EXPECT_EQ(cpu::openblas_coretype(nullptr, "Haswell", false), "");  // without AVX-512: as set
+    EXPECT_EQ(cpu::openblas_coretype(nullptr, nullptr, false), "");
+    EXPECT_EQ(cpu::openblas_coretype("Haswell", "SkylakeX", true), "Haswell");  // MOD_BLAS_CORETYPE wins
+    EXPECT_EQ(cpu::openblas_coretype("", "Haswell", true), "SkylakeX");
 }
 
 TEST(Matmul, BatchedAndBroadcast) {
