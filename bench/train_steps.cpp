@@ -33,10 +33,12 @@
 #include "core/elementwise.h"
 #include "core/profile.h"
 #include "core/runtime.h"
+#include "core/view.h"
 #include "models/mllm.h"
 #include "nn/optim.h"
 #include "trainer/batch_tensors.h"
 #include "trainer/losses.h"
+#include "trainer/pair_logits.h"
 
 namespace {
 
@@ -72,7 +74,8 @@ Batch make_batch(const models::MllmConfig& c, int64_t B, int64_t text, int64_t p
     train::ModelInputs in;
     in.input_ids = Tensor::from_vector<int64_t>(ids, {B, T});
     in.labels = Tensor::from_vector<int64_t>(labels, {B, T});
-    in.pixels = randn({B, 3, c.vision.image_size, c.vision.image_size}, gen);
+    const Tensor images = randn({pairs ? B / 2 : B, 3, c.vision.image_size, c.vision.image_size}, gen);
+    in.pixels = pairs ? cat({images, images}, 0) : images;
     in.tokens = B * T;
     return {in, B, T};
 }
@@ -173,7 +176,8 @@ int main(int argc, char** argv) {
                 Tensor t;
                 {
                     NoGradGuard no_grad;
-                    t = teacher.forward(b.in.input_ids, b.in.pixels, Tensor(), nullptr, nullptr, pos.rows).logits;
+                    t = preference ? train::pair_logits(teacher, b.in, pos.rows)
+                                   : teacher.forward(b.in.input_ids, b.in.pixels, Tensor(), nullptr, nullptr, pos.rows).logits;
                 }
                 models::MllmOutput out =
                     student.forward(b.in.input_ids, b.in.pixels, Tensor(), nullptr, &router, pos.rows);

@@ -12,6 +12,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/eval.h"
 #include "trainer/losses.h"
+#include "trainer/pair_logits.h"
 #include "trainer/training_loop.h"
 #include "trainer/workspace.h"
 
@@ -276,7 +277,8 @@ bool run_preference(const TrainOptions& o) {
     job.step = [&](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, o.device);
         LabelPositions pos = shifted_positions(in.labels);
-        Tensor ref = sequence_log_probs(teacher_logits(*teacher, in, pos.rows), pos, b.B);
+        // The reference runs each pair's shared image and prompt once (trainer/pair_logits.h).
+        Tensor ref = sequence_log_probs(pair_logits(*teacher, in, pos.rows), pos, b.B);
         models::MllmOutput out = student->forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen, pos.rows);
         PreferenceLoss p = preference_loss(o.loss, sequence_log_probs(out.logits, pos, b.B), ref, o.beta);
         Terms terms{{o.loss, p.loss.item()}};
