@@ -23,7 +23,7 @@ constexpr const char* kCandidates[] = {
 
 constexpr int kParallelOpenMP = 2;  // openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP
 
-bool cpu_has_avx512() {
+bool cpu_supports_avx512() {
 #if defined(__x86_64__)
     return __builtin_cpu_supports("avx512f");
 #else
@@ -62,7 +62,7 @@ std::unique_ptr<BlasLibrary> load() {
     const char* choice = std::getenv("MOD_BLAS");
     if (choice && std::strcmp(choice, "eigen") == 0) return nullptr;
     const char* inherited = std::getenv("OPENBLAS_CORETYPE");
-    const std::string coretype = openblas_coretype(std::getenv("MOD_BLAS_CORETYPE"), inherited, cpu_has_avx512());
+    const std::string coretype = openblas_coretype(std::getenv("MOD_BLAS_CORETYPE"), inherited, cpu_supports_avx512());
     std::string note;
     if (inherited && !coretype.empty() && coretype != inherited)
         note = "; OPENBLAS_CORETYPE=" + std::string(inherited) + " set aside";
