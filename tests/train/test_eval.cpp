@@ -257,6 +257,11 @@ TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
     const auto first = nlohmann::json::parse(lines.substr(0, lines.find('\n')));
     EXPECT_EQ(first.at("model"), "tiny");
     EXPECT_EQ(first.at("set"), "vqa");
+    // An answer cut inside a multi-byte character is still written, the bad byte as U+FFFD.
+    train::EvalResult cut;
+    cut.name = "cut";
+    cut.answers.push_back({"vqa", "text", "a.png", "What is written?", "AB", "A\xCB", false});
+    EXPECT_EQ(nlohmann::json::parse(train::answers_jsonl(cut)).at("answer"), "A\xEF\xBF\xBD");
 
     EXPECT_THROW(train::evaluate(model, tok, dir.str("nowhere"), options, "tiny"), data::DataError);
     // A test conversation without a question names the file.

@@ -213,14 +213,16 @@ TEST_F(Stages, TeacherFirstTasksNeedTheirStepsAndExistingTypes) {
     EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence"}), data::ArgError);
     EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=1"}), data::ArgError);
     const TrainOptions o = options("teacher", "x", {"teacher_first_tasks=existence,color", "teacher_first_share=0.34"});
-    EXPECT_EQ(o.teacher_first_tasks, (std::vector<std::string>{"existence", "color"}));
-    EXPECT_EQ(o.teacher_first_steps, 2);  // of 6
+    EXPECT_EQ(o.teacher_first.tasks, (std::vector<std::string>{"existence", "color"}));
+    EXPECT_EQ(o.teacher_first.steps, 2);  // of 6
+    EXPECT_TRUE(o.student_first.tasks.empty());
+    EXPECT_EQ(o.student_first.steps, 0);
     // The share scales with teacher_steps, and the whole data gets at least the last step.
     EXPECT_EQ(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=0.34", "teacher_steps=300"})
-                  .teacher_first_steps,
+                  .teacher_first.steps,
               102);
     EXPECT_EQ(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=0.9", "teacher_steps=2"})
-                  .teacher_first_steps,
+                  .teacher_first.steps,
               1);
     try {
         run_stage(options("teacher", "first-typo", {"teacher_first_tasks=existance", "teacher_first_share=0.5"}));
@@ -230,6 +232,34 @@ TEST_F(Stages, TeacherFirstTasksNeedTheirStepsAndExistingTypes) {
                   std::string::npos)
             << e.what();
     }
+}
+
+// student_first_tasks: the start of the student's first phase reads the existence questions
+// alone (distilled from the teacher like the rest), then general.json; the share counts the
+// phase's steps, not teacher_steps; a run cut at the switch continues bit for bit.
+TEST_F(Stages, StudentFirstTasksStartTheFirstPhaseAndResumeBitForBit) {
+    EXPECT_THROW(options("imitation", "x", {"student_first_share=0.5"}), data::ArgError);
+    EXPECT_THROW(options("imitation", "x", {"student_first_tasks=existence"}), data::ArgError);
+    EXPECT_EQ(options("imitation", "x", {"student_first_tasks=existence", "student_first_share=0.5", "teacher_steps=300"})
+                  .student_first.steps,
+              3);
+    ASSERT_TRUE(run_stage(options("teacher", "teacher")));
+    const std::vector<std::string> first = {"student_first_tasks=existence", "student_first_share=0.5", "phase=d2d"};
+    ASSERT_TRUE(run_stage(options("imitation", "student-first-full", first)));
+    TrainOptions cut = options("imitation", "student-first-cut", first);
+    cut.stop_after = 3;  // the switch
+    EXPECT_FALSE(run_stage(cut));
+    cut.resume = cut.out;
+    cut.stop_after = 0;
+    ASSERT_TRUE(run_stage(cut));
+    const auto a = read_metrics(dir_->str("student-first-full/d2d/metrics.jsonl"));
+    ASSERT_EQ(a.at("kd").size(), 6u);
+    EXPECT_EQ(a.at("kd"), read_metrics(dir_->str("student-first-cut/d2d/metrics.jsonl")).at("kd"));
+    // After the switch the position counts general.json's batches from its start: 3 steps of 4.
+    const std::string state = read_text_file(dir_->str("student-first-full/d2d/checkpoint/trainer_state.json"));
+    EXPECT_NE(state.find("\"position\": 12"), std::string::npos) << state;
+    ASSERT_TRUE(run_stage(options("imitation", "student-first-none", {"phase=d2d"})));
+    EXPECT_NE(read_metrics(dir_->str("student-first-none/d2d/metrics.jsonl")).at("kd"), a.at("kd"));
 }
 
 TEST_F(Stages, NonFiniteLossStopsNamingTheStep) {

@@ -285,10 +285,12 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
 std::string answers_jsonl(const EvalResult& result) {
     std::string out;
     for (const AnswerRecord& a : result.answers) {
+        // A byte-level model may stop inside a multi-byte character; such bytes are written as
+        // U+FFFD rather than stopping the whole file.
         out += nlohmann::ordered_json{{"model", result.name}, {"set", a.set},         {"task", a.task},
                                       {"image", a.image},     {"question", a.question}, {"truth", a.truth},
                                       {"answer", a.answer},   {"correct", a.correct}}
-                   .dump() +
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                "\n";
     }
     return out;

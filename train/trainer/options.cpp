@@ -40,6 +40,10 @@ void declare(data::KeyValueArgs& a) {
           "stage=teacher: task types (comma list, e.g. existence) that the SFT's first steps (teacher_first_share "
           "of them) read alone from multitask.json, within the one lr schedule (empty: none)");
     a.add("teacher_first_share", "0", "stage=teacher: share of the SFT steps that read only teacher_first_tasks' questions");
+    a.add("student_first_tasks", "",
+          "imitation, sft: task types that the first phase's first steps (student_first_share of them) read alone "
+          "from multitask.json before general.json, within the one lr schedule (empty: none)");
+    a.add("student_first_share", "0", "imitation, sft: share of the first phase's steps that read only student_first_tasks' questions");
     a.add("vision_steps", "0", "stage=teacher: steps of vision pretraining on the world's scene truth first, the encoder then frozen (0: none)");
     a.add("batch_size", "16", "samples (pairs for preference) per micro-batch");
     a.add("grad_accum", "1", "micro-batches per optimizer step");
@@ -71,6 +75,20 @@ void apply_config_defaults(data::KeyValueArgs& a, const std::string& path) {
     if (!j.is_object() || !j.contains("train")) return;
     for (const auto& [key, value] : j["train"].items())
         a.set_default(key, value.is_string() ? value.get<std::string>() : value.dump());
+}
+
+// `<who>_first_tasks` and `<who>_first_share`: a share of a phase's `steps`, so that it scales
+// with them; at least one step of the phase's own data follows it.
+FirstPart first_part(const data::KeyValueArgs& a, const std::string& who, int64_t steps) {
+    const std::string share_key = who + "_first_share", tasks_key = who + "_first_tasks";
+    const double share = a.get_double(share_key, 0.0, 0.99);
+    FirstPart part;
+    part.tasks = a.get_list(tasks_key);
+    if ((share > 0) != !part.tasks.empty())
+        throw data::ArgError("[train_mod] " + share_key + " and " + tasks_key + " go together: the share of the " +
+                             who + "'s first-phase steps that reads only some task types, and those types");
+    part.steps = std::min<int64_t>(steps - 1, std::llround(share * static_cast<double>(steps)));
+    return part;
 }
 
 }  // namespace
@@ -131,15 +149,9 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.steps = a.get_int("steps", 1, int64_t(1) << 40);
     o.vision_steps = a.get_int("vision_steps", 0, int64_t(1) << 40);
     o.teacher_steps = a.get_int("teacher_steps", 0, int64_t(1) << 40);
-    // The first part is a share of the SFT, so that it scales with teacher_steps; at least one
-    // step of the whole data follows it.
-    const double first_share = a.get_double("teacher_first_share", 0.0, 0.99);
-    o.teacher_first_tasks = a.get_list("teacher_first_tasks");
-    if ((first_share > 0) != !o.teacher_first_tasks.empty())
-        throw data::ArgError("[train_mod] teacher_first_share and teacher_first_tasks go together: the share of the "
-                             "teacher's SFT steps that reads only some task types, and those types");
     const int64_t sft_steps = o.teacher_steps > 0 ? o.teacher_steps : o.steps;
-    o.teacher_first_steps = std::min<int64_t>(sft_steps - 1, std::llround(first_share * static_cast<double>(sft_steps)));
+    o.teacher_first = first_part(a, "teacher", sft_steps);
+    o.student_first = first_part(a, "student", o.steps);
     o.batch_size = a.get_int("batch_size", 1, 1 << 20);
     o.grad_accum = a.get_int("grad_accum", 1, 1 << 20);
     o.lr = a.get_double("lr", 0.0, 10.0);

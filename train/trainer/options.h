@@ -14,6 +14,13 @@
 
 namespace mod::train {
 
+// A curriculum's start: a phase's first `steps` read only the multitask.json questions of these
+// task types (their "task" field), then the phase's own data, in one learning-rate schedule.
+struct FirstPart {
+    std::vector<std::string> tasks;  // empty: no first part
+    int64_t steps = 0;
+};
+
 struct TrainOptions {
     std::string stage;  // teacher | align | imitation | sft | preference | all
     std::string config_path;
@@ -33,8 +40,8 @@ struct TrainOptions {
     int64_t steps = 0;      // optimizer steps per phase
     int64_t vision_steps = 0;   // stage=teacher: vision pretraining steps before the SFT
     int64_t teacher_steps = 0;  // SFT steps whenever the teacher is trained (0: steps)
-    int64_t teacher_first_steps = 0;               // the SFT's first steps (teacher_first_share) read only
-    std::vector<std::string> teacher_first_tasks;  // multi-task questions of these types
+    FirstPart teacher_first;  // teacher_first_tasks, teacher_first_share: the start of the teacher's SFT
+    FirstPart student_first;  // student_first_tasks, student_first_share: the start of imitation's (sft's) first phase
     int64_t batch_size = 0;
     int64_t grad_accum = 1;
     int64_t save_every = 0;

@@ -131,6 +131,12 @@ std::function<StepResult(const data::Batch&)> sft_step(const models::LlavaModel&
     };
 }
 
+void read_first_part(Job& job, const TrainOptions& o, const FirstPart& part) {
+    job.first_steps = part.steps;
+    job.first_data = loader_spec(o, {"multitask.json"}, false);
+    job.first_data.tasks = part.tasks;
+}
+
 bool run_teacher(const TrainOptions& o) {
     Setup s = prepare(o);
     Generator gen(o.seed);
@@ -154,9 +160,7 @@ bool run_teacher(const TrainOptions& o) {
     job.step = sft_step(teacher);
     // A first part on some task types alone (teacher_first_tasks): see docs/RESULTS.md for why
     // the existence questions need it.
-    job.first_steps = o.teacher_first_steps;
-    job.first_data = loader_spec(o, {"multitask.json"}, false);
-    job.first_data.tasks = o.teacher_first_tasks;
+    read_first_part(job, o, o.teacher_first);
     if (!run_job(job, o, s.resume)) return false;
     save_final(o, teacher, s.tok);
     return true;
@@ -207,6 +211,9 @@ bool run_student(const TrainOptions& o, bool distill) {
         train_lm_and_projector(student);
         Job first{o.stage + (distill ? " d2d" : " general"), first_dir, &student, &s.tok,
                   loader_spec(o, {"general.json"}, false), o.steps, nullptr, nullptr};
+        // A first part on some task types alone (student_first_tasks), as the teacher's: the
+        // last phase in which the student's attention trains (docs/RESULTS.md).
+        read_first_part(first, o, o.student_first);
         first.step = [&](const data::Batch& b) {
             ModelInputs in = to_model_inputs(b, o.device);
             const LabelPositions pos =

@@ -103,9 +103,10 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
     int64_t skipped_samples = 0;  // by the first data's loader, once replaced
     std::string skip_reason;
     if (reading_first)
-        std::fprintf(stderr, "train_mod: %s: steps %lld-%lld read only the %s samples of %s; then the whole data\n",
+        std::fprintf(stderr, "train_mod: %s: steps %lld-%lld read only the %s samples of %s; then %s\n",
                      job.name.c_str(), static_cast<long long>(s.step + 1), static_cast<long long>(job.first_steps),
-                     join_names(job.first_data.tasks).c_str(), join_names(job.first_data.files).c_str());
+                     join_names(job.first_data.tasks).c_str(), join_names(job.first_data.files).c_str(),
+                     join_names(job.data.files).c_str());
     const CosineSchedule schedule{o.lr, CosineSchedule::warmup_for(job.steps, o.warmup_ratio), job.steps};
     MetricsLog metrics((fs::path(job.dir) / "metrics.jsonl").string(), /*append=*/s.step > 0);
     Progress progress(job.name, s.step, job.steps, o.log_every);
