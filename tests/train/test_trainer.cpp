@@ -262,6 +262,29 @@ TEST_F(Stages, StudentFirstTasksStartTheFirstPhaseAndResumeBitForBit) {
     EXPECT_NE(read_metrics(dir_->str("student-first-none/d2d/metrics.jsonl")).at("kd"), a.at("kd"));
 }
 
+// second_phase_data: the files the second phase reads (multitask.json unless set); here
+// general.json's captions and conversations too, so its batches, and losses, differ.
+TEST_F(Stages, SecondPhaseDataNamesTheSecondPhasesFiles) {
+    EXPECT_EQ(options("sft", "x").second_phase_data, (std::vector<std::string>{"multitask.json"}));
+    EXPECT_THROW(options("sft", "x", {"second_phase_data="}), data::ArgError);
+    ASSERT_TRUE(run_stage(options("teacher", "teacher")));
+    ASSERT_TRUE(run_stage(options("sft", "second-default", {"upcycle=false"})));
+    ASSERT_TRUE(run_stage(options("sft", "second-mixed", {"upcycle=false", "second_phase_data=multitask.json,general.json"})));
+    const auto a = read_metrics(dir_->str("second-default/multitask/metrics.jsonl"));
+    const auto b = read_metrics(dir_->str("second-mixed/multitask/metrics.jsonl"));
+    ASSERT_EQ(b.at("ce").size(), 6u);
+    EXPECT_NE(a.at("ce"), b.at("ce"));
+    // The first phase is the same in both.
+    EXPECT_EQ(read_metrics(dir_->str("second-default/general/metrics.jsonl")).at("ce"),
+              read_metrics(dir_->str("second-mixed/general/metrics.jsonl")).at("ce"));
+    try {
+        run_stage(options("sft", "second-missing", {"upcycle=false", "second_phase_data=captions.json"}));
+        FAIL() << "a missing file must stop the run";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("captions.json"), std::string::npos) << e.what();
+    }
+}
+
 TEST_F(Stages, NonFiniteLossStopsNamingTheStep) {
     ASSERT_TRUE(run_stage(options("teacher", "teacher")));
     TrainOptions o = options("imitation", "nan");

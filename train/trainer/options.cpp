@@ -28,6 +28,8 @@ void declare(data::KeyValueArgs& a) {
     a.add("resume", "", "run folder to continue exactly where it stopped");
     a.add("phase", "both", "imitation (sft) phases: d2d (general data) | d2s (multi-task data) | both");
     a.add("upcycle", "true", "imitation, sft: upcycle the dense student to MoE before the second phase (false: stays dense)");
+    a.add("second_phase_data", "multitask.json",
+          "imitation, sft: files of the data folder's train/ that the second phase (dense-to-sparse) reads, a comma list");
     a.add("student_intermediate_size", "0",
           "MLP width of the student made by imitation or sft (0: the config's; moe: the MoE student's activated width)");
     a.add("kd_mask", "shifted", "KD positions: shifted (as CE) | unshifted (the public code)");
@@ -142,6 +144,9 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     } else if (const int64_t w = a.get_int("student_intermediate_size", 0, int64_t(1) << 30); w > 0) {
         o.family.student.intermediate_size = w;
     }
+    o.second_phase_data = a.get_list("second_phase_data");
+    if (o.second_phase_data.empty())
+        throw data::ArgError("[train_mod] second_phase_data: at least one file of the data folder's train/ expected");
     o.kd_mask = a.get_choice("kd_mask", {"shifted", "unshifted"});
     o.loss = a.get_choice("loss", {"dpo", "kto_pair"});
     o.tau = a.get_double("tau", 1e-3, 1e3);

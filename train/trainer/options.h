@@ -33,6 +33,7 @@ struct TrainOptions {
     std::string resume;     // a run folder to continue
     std::string run_root;   // the folder resume= should name: out, or stage=all's folder for its stages
     std::string phase;      // d2d | d2s | both
+    std::vector<std::string> second_phase_data;  // train/ files of imitation's (sft's) second phase
     std::string kd_mask;    // shifted | unshifted
     std::string loss;       // dpo | kto_pair
     Device device;          // where models and batches live

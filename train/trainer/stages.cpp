@@ -242,7 +242,7 @@ bool run_student(const TrainOptions& o, bool distill) {
     if (o.upcycle) student.upcycle(gen);
     train_mlps_and_projector(student);
     Job second{o.stage + (distill ? " d2s" : " multitask"), second_dir, &student, &s.tok,
-               loader_spec(o, {"multitask.json"}, false), o.steps, nullptr, &router_gen};
+               loader_spec(o, o.second_phase_data, false), o.steps, nullptr, &router_gen};
     second.step = [&](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, o.device);
         const LabelPositions ce_pos = shifted_positions(in.labels);
