@@ -20,8 +20,9 @@ OpenBLAS picks a slower kernel on AVX-512 CPUs without the first, and spinning O
 skew a shared machine without the second. The script sets both itself when they are unset (they
 must be set before torch loads), and on an AVX-512 CPU it sets aside an inherited pre-AVX-512
 core (machine images may set OPENBLAS_CORETYPE=Haswell), as our engine does (core/cpu/blas.h).
-Torch comes from Debian (apt-get install python3-torch, 1.13.1); its GEMM is whatever libblas.so.3 the system's alternatives name (the header prints it), and
-it has no fused attention, so attention here materialises the T x T probabilities.
+Torch comes from Debian (apt-get install python3-torch, 1.13.1); its GEMM is whatever
+libblas.so.3 the system's alternatives name (the header prints it), and it has no fused
+attention, so attention here materialises the T x T probabilities.
 """
 import os
 import sys
