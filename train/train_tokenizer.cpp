@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
     args.add("out", "tokenizer.json", "where to write the Hugging Face tokenizer.json");
     args.add("vocab_size", std::to_string(d.vocab_size), "vocabulary size in all (bytes + merges + 3 special tokens)");
     args.add("min_frequency", std::to_string(d.min_frequency), "stop merging when the best pair is rarer than this");
+    args.add("min_per_sample", std::to_string(data::kDefaultMinMergesPerSample),
+             "stop merging when the best pair occurs fewer times than this per sample (one in 250: a rendered "
+             "text's random letters stay one token a character)");
     try {
         if (!args.parse(argc, argv)) {
             std::fputs(args.help().c_str(), stdout);
@@ -32,7 +35,8 @@ int main(int argc, char** argv) {
 
         const auto t0 = std::chrono::steady_clock::now();
         data::CorpusStats stats;
-        const text::Tokenizer tok = data::train_tokenizer_on(files, config, &stats);
+        const text::Tokenizer tok =
+            data::train_tokenizer_on(files, config, &stats, args.get_double("min_per_sample", 0.0, 1e6));
         tok.save(args.get("out"));
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("train_tokenizer: %lld samples, %zu distinct pre-tokens -> %d tokens in %.2f s, wrote %s\n",

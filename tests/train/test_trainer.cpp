@@ -208,21 +208,65 @@ TEST_F(Stages, TeacherFirstTasksSwitchDataAndResumeBitForBit) {
     EXPECT_NE(read_metrics(dir_->str("first-none/sft/metrics.jsonl")).at("ce"), a.at("ce"));
 }
 
+// Two parts in order (existence questions for steps 1-2, then colour questions for steps 3-4,
+// then the whole data): a run cut at each switch continues bit for bit, and the order matters.
+TEST_F(Stages, TeacherFirstPartsRunInOrderAndResumeBitForBit) {
+    const std::vector<std::string> parts = {"teacher_first_tasks=existence,color", "teacher_first_share=0.3333,0.3333"};
+    ASSERT_TRUE(run_stage(options("teacher", "parts-full", parts)));
+    TrainOptions cut = options("teacher", "parts-cut", parts);
+    for (int64_t stop : {2, 2}) {  // stops at steps 2 and 4, where the parts end
+        cut.stop_after = stop;
+        EXPECT_FALSE(run_stage(cut));
+        cut.resume = cut.out;
+    }
+    cut.stop_after = 0;
+    ASSERT_TRUE(run_stage(cut));
+    const auto a = read_metrics(dir_->str("parts-full/sft/metrics.jsonl"));
+    ASSERT_EQ(a.at("ce").size(), 6u);
+    EXPECT_EQ(a.at("ce"), read_metrics(dir_->str("parts-cut/sft/metrics.jsonl")).at("ce"));
+    // The whole data starts from its beginning after the last part: 2 steps of 4.
+    EXPECT_NE(sft_state("parts-full").find("\"position\": 8"), std::string::npos) << sft_state("parts-full");
+    // Steps 1-2 equal a run with the existence part alone; the reversed order differs from the start.
+    ASSERT_TRUE(run_stage(options("teacher", "parts-one", {"teacher_first_tasks=existence", "teacher_first_share=0.3333"})));
+    const auto one = read_metrics(dir_->str("parts-one/sft/metrics.jsonl")).at("ce");
+    ASSERT_EQ(one.size(), 6u);
+    EXPECT_EQ(one[0], a.at("ce")[0]);
+    EXPECT_EQ(one[1], a.at("ce")[1]);
+    EXPECT_NE(one[2], a.at("ce")[2]);
+    ASSERT_TRUE(run_stage(options("teacher", "parts-reversed", {"teacher_first_tasks=color,existence",
+                                                                "teacher_first_share=0.3333,0.3333"})));
+    EXPECT_NE(read_metrics(dir_->str("parts-reversed/sft/metrics.jsonl")).at("ce")[0], a.at("ce")[0]);
+}
+
 TEST_F(Stages, TeacherFirstTasksNeedTheirStepsAndExistingTypes) {
     EXPECT_THROW(options("teacher", "x", {"teacher_first_share=0.5"}), data::ArgError);
     EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence"}), data::ArgError);
     EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=1"}), data::ArgError);
-    const TrainOptions o = options("teacher", "x", {"teacher_first_tasks=existence,color", "teacher_first_share=0.34"});
-    EXPECT_EQ(o.teacher_first.tasks, (std::vector<std::string>{"existence", "color"}));
-    EXPECT_EQ(o.teacher_first.steps, 2);  // of 6
-    EXPECT_TRUE(o.student_first.tasks.empty());
-    EXPECT_EQ(o.student_first.steps, 0);
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence,text", "teacher_first_share=0.5"}), data::ArgError);
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence,text", "teacher_first_share=0.5,0.5"}),
+                 data::ArgError);  // together above 0.99
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=half"}), data::ArgError);
+    EXPECT_THROW(options("teacher", "x", {"teacher_first_tasks=existence+", "teacher_first_share=0.5"}), data::ArgError);
+    // One part of two task types.
+    const TrainOptions o = options("teacher", "x", {"teacher_first_tasks=existence+color", "teacher_first_share=0.34"});
+    ASSERT_EQ(o.teacher_first.size(), 1u);
+    EXPECT_EQ(o.teacher_first[0].tasks, (std::vector<std::string>{"existence", "color"}));
+    EXPECT_EQ(o.teacher_first[0].steps, 2);  // of 6
+    EXPECT_TRUE(o.student_first.empty());
+    // Two parts in order, each its share, rounded at their cumulative ends (100 and 150 of 300).
+    const TrainOptions two = options("teacher", "x", {"teacher_first_tasks=existence,text", "teacher_first_share=0.3333,0.1667",
+                                                     "teacher_steps=300"});
+    ASSERT_EQ(two.teacher_first.size(), 2u);
+    EXPECT_EQ(two.teacher_first[0].tasks, (std::vector<std::string>{"existence"}));
+    EXPECT_EQ(two.teacher_first[1].tasks, (std::vector<std::string>{"text"}));
+    EXPECT_EQ(two.teacher_first[0].steps, 100);
+    EXPECT_EQ(two.teacher_first[1].steps, 50);
     // The share scales with teacher_steps, and the whole data gets at least the last step.
     EXPECT_EQ(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=0.34", "teacher_steps=300"})
-                  .teacher_first.steps,
+                  .teacher_first[0].steps,
               102);
     EXPECT_EQ(options("teacher", "x", {"teacher_first_tasks=existence", "teacher_first_share=0.9", "teacher_steps=2"})
-                  .teacher_first.steps,
+                  .teacher_first[0].steps,
               1);
     try {
         run_stage(options("teacher", "first-typo", {"teacher_first_tasks=existance", "teacher_first_share=0.5"}));
@@ -241,7 +285,8 @@ TEST_F(Stages, StudentFirstTasksStartTheFirstPhaseAndResumeBitForBit) {
     EXPECT_THROW(options("imitation", "x", {"student_first_share=0.5"}), data::ArgError);
     EXPECT_THROW(options("imitation", "x", {"student_first_tasks=existence"}), data::ArgError);
     EXPECT_EQ(options("imitation", "x", {"student_first_tasks=existence", "student_first_share=0.5", "teacher_steps=300"})
-                  .student_first.steps,
+                  .student_first.at(0)
+                  .steps,
               3);
     ASSERT_TRUE(run_stage(options("teacher", "teacher")));
     const std::vector<std::string> first = {"student_first_tasks=existence", "student_first_share=0.5", "phase=d2d"};
@@ -388,6 +433,52 @@ TEST_F(Stages, VisionPretrainingLearnsTheSceneTruthAndFeedsTheTeacher) {
     } catch (const data::DataError& e) {
         EXPECT_NE(std::string(e.what()).find("no-world/train/scenes.jsonl"), std::string::npos) << e.what();
     }
+}
+
+// vision_scenes=generated draws new scenes of the world's kind (its meta.json) every step: the
+// read-out learns from them, the same seed gives the same encoder, and the images are not the
+// training split's (the encoder differs from one pretrained on those).
+TEST_F(Stages, VisionPretrainingOnGeneratedScenesLearnsAndRepeats) {
+    TrainOptions o = options("teacher", "vision-generated");
+    o.batch_size = 8;
+    o.vision_scenes = "generated";
+    o.vision_text_percent = 100;
+    auto pretrained = [&](const TrainOptions& opts, int64_t steps, VisionPretrainReport* report) {
+        Generator gen(0);
+        models::ClipVisionModel vision(opts.family.vision, gen);
+        const VisionPretrainReport r = pretrain_vision(vision, nullptr, opts, steps);
+        if (report) *report = r;
+        return vision.named_parameters().front().second.to_vector<float>();
+    };
+    VisionPretrainReport r;
+    const std::vector<float> first = pretrained(o, 200, &r);
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss);
+    EXPECT_GT(r.cell_accuracy, 0.5);
+    EXPECT_GE(r.texts_read, 0.0);
+    EXPECT_LE(r.texts_read, r.text_accuracy);  // every slot right implies each slot right
+    EXPECT_EQ(pretrained(o, 5, nullptr), pretrained(o, 5, nullptr));
+    TrainOptions from_files = o;
+    from_files.vision_scenes = "train";
+    EXPECT_NE(pretrained(o, 5, nullptr), pretrained(from_files, 5, nullptr));
+    // The world's settings come from its meta.json; without one, the error names it.
+    const std::string bare = dir_->str("bare-world");
+    std::filesystem::create_directories(bare + "/train");
+    std::filesystem::copy_file(o.data + "/train/scenes.jsonl", bare + "/train/scenes.jsonl");
+    o.data = bare;
+    try {
+        pretrained(o, 1, nullptr);
+        FAIL();
+    } catch (const data::DataError& e) {
+        EXPECT_NE(std::string(e.what()).find("bare-world/meta.json"), std::string::npos) << e.what();
+    }
+    // Parsed as an option, with its choices checked.
+    const std::string config = std::string("config=") + MOD_SOURCE_DIR + "/configs/tiny.json";
+    const char* argv[] = {"train_mod", "stage=teacher", config.c_str(), "vision_scenes=generated", "vision_text_percent=100"};
+    const TrainOptions parsed = *parse_train_options(5, argv);
+    EXPECT_EQ(parsed.vision_scenes, "generated");
+    EXPECT_EQ(parsed.vision_text_percent, 100);
+    const char* bad[] = {"train_mod", "stage=teacher", config.c_str(), "vision_scenes=fresh"};
+    EXPECT_THROW(parse_train_options(4, bad), data::ArgError);
 }
 
 TEST_F(Stages, BadOptionsAreClearErrors) {

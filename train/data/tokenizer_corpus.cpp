@@ -3,10 +3,13 @@
 #include "data/chat_template.h"
 #include "data/conversation.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace mod::data {
 
 text::Tokenizer train_tokenizer_on(const std::vector<std::string>& files, const text::BpeTrainConfig& config,
-                                   CorpusStats* stats) {
+                                   CorpusStats* stats, double min_per_sample) {
     text::WordCounter counter(config);
     const ChatTemplate chat;
     int64_t samples = 0;
@@ -18,7 +21,10 @@ text::Tokenizer train_tokenizer_on(const std::vector<std::string>& files, const 
         });
     }
     if (stats) *stats = {samples, counter.counts().size()};
-    return text::train_bpe(counter, config);
+    text::BpeTrainConfig merged = config;
+    merged.min_frequency =
+        std::max(config.min_frequency, static_cast<int64_t>(std::ceil(min_per_sample * static_cast<double>(samples))));
+    return text::train_bpe(counter, merged);
 }
 
 }  // namespace mod::data

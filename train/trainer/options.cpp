@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "data/args.h"
 #include "data/errors.h"
@@ -39,14 +40,15 @@ void declare(data::KeyValueArgs& a) {
     a.add("steps", "400", "optimizer steps per phase");
     a.add("teacher_steps", "0", "optimizer steps of the teacher SFT, by stage=teacher or when a stage makes its teacher (0: steps)");
     a.add("teacher_first_tasks", "",
-          "stage=teacher: task types (comma list, e.g. existence) that the SFT's first steps (teacher_first_share "
-          "of them) read alone from multitask.json, within the one lr schedule (empty: none)");
-    a.add("teacher_first_share", "0", "stage=teacher: share of the SFT steps that read only teacher_first_tasks' questions");
+          "stage=teacher: parts that start the SFT, in order (comma list; a part's task types joined by +, e.g. "
+          "existence,text): each reads only those questions of multitask.json, within the one lr schedule (empty: none)");
+    a.add("teacher_first_share", "0", "stage=teacher: share of the SFT steps for each part of teacher_first_tasks (comma list, one per part)");
     a.add("student_first_tasks", "",
-          "imitation, sft: task types that the first phase's first steps (student_first_share of them) read alone "
-          "from multitask.json before general.json, within the one lr schedule (empty: none)");
-    a.add("student_first_share", "0", "imitation, sft: share of the first phase's steps that read only student_first_tasks' questions");
+          "imitation, sft: parts that start the first phase before general.json, as teacher_first_tasks (empty: none)");
+    a.add("student_first_share", "0", "imitation, sft: share of the first phase's steps for each part of student_first_tasks");
     a.add("vision_steps", "0", "stage=teacher: steps of vision pretraining on the world's scene truth first, the encoder then frozen (0: none)");
+    a.add("vision_scenes", "train", "vision pretraining's images: train (the world's training images) or generated (new scenes of the world's kind each step)");
+    a.add("vision_text_percent", "-1", "vision_scenes=generated: percent of its scenes with a text (-1: the world's share)");
     a.add("batch_size", "16", "samples (pairs for preference) per micro-batch");
     a.add("grad_accum", "1", "micro-batches per optimizer step");
     a.add("lr", "1e-3", "peak learning rate (preference: a tenth of it unless set)");
@@ -79,18 +81,47 @@ void apply_config_defaults(data::KeyValueArgs& a, const std::string& path) {
         a.set_default(key, value.is_string() ? value.get<std::string>() : value.dump());
 }
 
-// `<who>_first_tasks` and `<who>_first_share`: a share of a phase's `steps`, so that it scales
-// with them; at least one step of the phase's own data follows it.
-FirstPart first_part(const data::KeyValueArgs& a, const std::string& who, int64_t steps) {
+// `<who>_first_tasks` and `<who>_first_share`: parts in order, each a share of a phase's
+// `steps` (so that it scales with them), rounded at the parts' cumulative ends; at least one
+// step of the phase's own data follows them.
+std::vector<FirstPart> first_parts(const data::KeyValueArgs& a, const std::string& who, int64_t steps) {
     const std::string share_key = who + "_first_share", tasks_key = who + "_first_tasks";
-    const double share = a.get_double(share_key, 0.0, 0.99);
-    FirstPart part;
-    part.tasks = a.get_list(tasks_key);
-    if ((share > 0) != !part.tasks.empty())
-        throw data::ArgError("[train_mod] " + share_key + " and " + tasks_key + " go together: the share of the " +
-                             who + "'s first-phase steps that reads only some task types, and those types");
-    part.steps = std::min<int64_t>(steps - 1, std::llround(share * static_cast<double>(steps)));
-    return part;
+    const std::vector<std::string> parts = a.get_list(tasks_key);
+    std::vector<std::string> shares = a.get_list(share_key);
+    if (parts.empty() && shares == std::vector<std::string>{"0"}) shares.clear();  // the default: no parts
+    if (parts.size() != shares.size())
+        throw data::ArgError("[train_mod] " + share_key + " and " + tasks_key + " go together: one share of the " + who +
+                             "'s first-phase steps for each part (" + std::to_string(parts.size()) + " parts, " +
+                             std::to_string(shares.size()) + " shares)");
+    std::vector<FirstPart> out;
+    double cumulative = 0;
+    int64_t end = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        double share = 0;
+        try {
+            size_t used = 0;
+            share = std::stod(shares[i], &used);
+            if (used != shares[i].size()) throw std::invalid_argument("trailing characters");
+        } catch (const std::exception&) {
+            throw data::ArgError("[train_mod] " + share_key + "=" + shares[i] + ": a number expected");
+        }
+        cumulative += share;
+        if (!(share > 0) || cumulative > 0.99)
+            throw data::ArgError("[train_mod] " + share_key + ": each share above 0, together at most 0.99 (got " +
+                                 a.get(share_key) + ")");
+        FirstPart part;
+        for (size_t from = 0; from <= parts[i].size();) {
+            const size_t plus = std::min(parts[i].find('+', from), parts[i].size());
+            if (plus == from) throw data::ArgError("[train_mod] " + tasks_key + "=" + a.get(tasks_key) + ": an empty task type");
+            part.tasks.push_back(parts[i].substr(from, plus - from));
+            from = plus + 1;
+        }
+        const int64_t part_end = std::min<int64_t>(steps - 1, std::llround(cumulative * static_cast<double>(steps)));
+        part.steps = part_end - end;
+        end = part_end;
+        out.push_back(std::move(part));
+    }
+    return out;
 }
 
 }  // namespace
@@ -153,10 +184,12 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.beta = a.get_double("beta", 1e-6, 1e3);
     o.steps = a.get_int("steps", 1, int64_t(1) << 40);
     o.vision_steps = a.get_int("vision_steps", 0, int64_t(1) << 40);
+    o.vision_scenes = a.get_choice("vision_scenes", {"train", "generated"});
+    o.vision_text_percent = a.get_int("vision_text_percent", -1, 100);
     o.teacher_steps = a.get_int("teacher_steps", 0, int64_t(1) << 40);
     const int64_t sft_steps = o.teacher_steps > 0 ? o.teacher_steps : o.steps;
-    o.teacher_first = first_part(a, "teacher", sft_steps);
-    o.student_first = first_part(a, "student", o.steps);
+    o.teacher_first = first_parts(a, "teacher", sft_steps);
+    o.student_first = first_parts(a, "student", o.steps);
     o.batch_size = a.get_int("batch_size", 1, 1 << 20);
     o.grad_accum = a.get_int("grad_accum", 1, 1 << 20);
     o.lr = a.get_double("lr", 0.0, 10.0);

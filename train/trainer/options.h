@@ -16,8 +16,10 @@ namespace mod::train {
 
 // A curriculum's start: a phase's first `steps` read only the multitask.json questions of these
 // task types (their "task" field), then the phase's own data, in one learning-rate schedule.
+// One part of a curriculum that starts a phase: `steps` steps on some task types of
+// multitask.json alone.
 struct FirstPart {
-    std::vector<std::string> tasks;  // empty: no first part
+    std::vector<std::string> tasks;
     int64_t steps = 0;
 };
 
@@ -40,9 +42,11 @@ struct TrainOptions {
     std::string precision;  // f32 | bf16 (GPU: bf16 products, float32 weights)
     int64_t steps = 0;      // optimizer steps per phase
     int64_t vision_steps = 0;   // stage=teacher: vision pretraining steps before the SFT
+    std::string vision_scenes = "train";  // its images: "train" (the world's) or "generated" (new each step)
+    int64_t vision_text_percent = -1;     // generated scenes with a text, in percent (-1: the world's share)
     int64_t teacher_steps = 0;  // SFT steps whenever the teacher is trained (0: steps)
-    FirstPart teacher_first;  // teacher_first_tasks, teacher_first_share: the start of the teacher's SFT
-    FirstPart student_first;  // student_first_tasks, student_first_share: the start of imitation's (sft's) first phase
+    std::vector<FirstPart> teacher_first;  // teacher_first_tasks, teacher_first_share: the start of the teacher's SFT
+    std::vector<FirstPart> student_first;  // student_first_tasks, student_first_share: the start of imitation's (sft's) first phase
     int64_t batch_size = 0;
     int64_t grad_accum = 1;
     int64_t save_every = 0;

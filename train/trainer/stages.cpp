@@ -131,10 +131,13 @@ std::function<StepResult(const data::Batch&)> sft_step(const models::LlavaModel&
     };
 }
 
-void read_first_part(Job& job, const TrainOptions& o, const FirstPart& part) {
-    job.first_steps = part.steps;
-    job.first_data = loader_spec(o, {"multitask.json"}, false);
-    job.first_data.tasks = part.tasks;
+void read_first_parts(Job& job, const TrainOptions& o, const std::vector<FirstPart>& parts) {
+    int64_t end = 0;
+    for (const FirstPart& p : parts) {
+        Job::Part part{loader_spec(o, {"multitask.json"}, false), end += p.steps};
+        part.data.tasks = p.tasks;
+        job.curriculum.push_back(std::move(part));
+    }
 }
 
 bool run_teacher(const TrainOptions& o) {
@@ -158,9 +161,9 @@ bool run_teacher(const TrainOptions& o) {
     Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
             o.teacher_steps > 0 ? o.teacher_steps : o.steps, nullptr, nullptr};
     job.step = sft_step(teacher);
-    // A first part on some task types alone (teacher_first_tasks): see docs/RESULTS.md for why
-    // the existence questions need it.
-    read_first_part(job, o, o.teacher_first);
+    // Parts on some task types alone start the SFT (teacher_first_tasks): docs/RESULTS.md says
+    // why the existence and the text questions need them.
+    read_first_parts(job, o, o.teacher_first);
     if (!run_job(job, o, s.resume)) return false;
     save_final(o, teacher, s.tok);
     return true;
@@ -211,9 +214,9 @@ bool run_student(const TrainOptions& o, bool distill) {
         train_lm_and_projector(student);
         Job first{o.stage + (distill ? " d2d" : " general"), first_dir, &student, &s.tok,
                   loader_spec(o, {"general.json"}, false), o.steps, nullptr, nullptr};
-        // A first part on some task types alone (student_first_tasks), as the teacher's: the
+        // Parts on some task types alone (student_first_tasks), as the teacher's: this is the
         // last phase in which the student's attention trains (docs/RESULTS.md).
-        read_first_part(first, o, o.student_first);
+        read_first_parts(first, o, o.student_first);
         first.step = [&](const data::Batch& b) {
             ModelInputs in = to_model_inputs(b, o.device);
             const LabelPositions pos =

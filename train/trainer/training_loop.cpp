@@ -92,20 +92,30 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
     }
     if (s.finished) return true;
 
-    // The loader of the data that step s.step + 1 reads, from the saved position unless the
-    // curriculum switches to the main data there.
-    bool reading_first = s.step < job.first_steps;
-    LoaderSpec spec = reading_first ? job.first_data : job.data;
-    const bool switches_now = job.first_steps > 0 && s.step == job.first_steps;
-    spec.start_epoch = switches_now ? 0 : s.epoch;
-    spec.start_position = switches_now ? 0 : s.position;
+    // The loader of the data that step s.step + 1 reads: a curriculum part's until its end, then
+    // the job's data; from the saved position, unless that step starts a part or the data.
+    const size_t parts = job.curriculum.size();
+    size_t part = 0;  // the part step s.step + 1 reads (parts: the job's data)
+    while (part < parts && s.step >= job.curriculum[part].end) ++part;
+    auto spec_of = [&](size_t p) { return p < parts ? job.curriculum[p].data : job.data; };
+    auto starts_at = [&](size_t p) { return p == 0 ? int64_t(0) : job.curriculum[p - 1].end; };
+    LoaderSpec spec = spec_of(part);
+    const bool starts_now = part > 0 && s.step == starts_at(part);
+    spec.start_epoch = starts_now ? 0 : s.epoch;
+    spec.start_position = starts_now ? 0 : s.position;
     std::unique_ptr<data::Loader> loader = make_loader(spec, *job.tokenizer, job.model->config.vision);
-    int64_t skipped_samples = 0;  // by the first data's loader, once replaced
+    int64_t skipped_samples = 0;  // by the loaders of finished parts
     std::string skip_reason;
-    if (reading_first)
-        std::fprintf(stderr, "train_mod: %s: steps %lld-%lld read only the %s samples of %s; then %s\n",
-                     job.name.c_str(), static_cast<long long>(s.step + 1), static_cast<long long>(job.first_steps),
-                     join_names(job.first_data.tasks).c_str(), join_names(job.first_data.files).c_str(),
+    for (size_t p = part; p < parts; ++p) {
+        if (starts_at(p) == job.curriculum[p].end) continue;  // a part rounded to no steps
+        std::fprintf(stderr, "train_mod: %s: steps %lld-%lld read only the %s samples of %s\n", job.name.c_str(),
+                     static_cast<long long>(std::max(s.step, starts_at(p)) + 1),
+                     static_cast<long long>(job.curriculum[p].end),
+                     join_names(job.curriculum[p].data.tasks).c_str(), join_names(job.curriculum[p].data.files).c_str());
+    }
+    if (part < parts)
+        std::fprintf(stderr, "train_mod: %s: steps %lld-%lld read %s\n", job.name.c_str(),
+                     static_cast<long long>(job.curriculum.back().end + 1), static_cast<long long>(job.steps),
                      join_names(job.data.files).c_str());
     const CosineSchedule schedule{o.lr, CosineSchedule::warmup_for(job.steps, o.warmup_ratio), job.steps};
     MetricsLog metrics((fs::path(job.dir) / "metrics.jsonl").string(), /*append=*/s.step > 0);
@@ -127,12 +137,12 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
                          checkpoint_dir(job.dir).c_str(), o.run_root.c_str());
             return false;
         }
-        if (reading_first && s.step == job.first_steps) {
+        if (part < parts && s.step == job.curriculum[part].end) {
             skipped_samples += loader->skipped();
             skip_reason = loader->last_skip_reason();
-            spec = job.data;
+            while (part < parts && s.step == job.curriculum[part].end) ++part;  // past parts of no steps too
+            spec = spec_of(part);
             loader = make_loader(spec, *job.tokenizer, job.model->config.vision);
-            reading_first = false;
         }
         opt.zero_grad();
         const double lr = schedule.lr_at(s.step);

@@ -8,7 +8,7 @@
 // trainer_state.json records the step, the loader position (epoch, position in the epoch's
 // order) and the routing-noise generator offset, so that the losses after a resume equal an
 // uninterrupted run's, bit for bit with the same thread count. The position is that of the
-// loader the last step read (first_data up to step first_steps, data after it).
+// loader the last step read (a curriculum part's up to its last step, data after them all).
 #pragma once
 
 #include <functional>
@@ -39,10 +39,14 @@ struct Job {
     int64_t steps = 0;
     std::function<StepResult(const data::Batch&)> step;
     Generator* router_gen = nullptr;  // saved and restored with the checkpoint
-    // A curriculum inside the one learning-rate schedule: steps 1..first_steps read first_data,
-    // the later ones data (from its first epoch). 0: data throughout.
-    LoaderSpec first_data{};
-    int64_t first_steps = 0;
+    // A curriculum inside the one learning-rate schedule: each part reads its data up to its
+    // `end` step (1-based, inclusive; ends ascending), each from its first epoch, and the
+    // steps after the last part read `data`. Empty: data throughout.
+    struct Part {
+        LoaderSpec data;
+        int64_t end = 0;
+    };
+    std::vector<Part> curriculum{};
 };
 
 // Runs job to its last step (or continues it from its checkpoint when resume is true);

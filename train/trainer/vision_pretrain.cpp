@@ -14,6 +14,8 @@
 #include "core/reduce.h"
 #include "data/errors.h"
 #include "data/image_io.h"
+#include "data/render.h"
+#include "data/rng.h"
 #include "data/scene.h"
 #include "nn/linear.h"
 #include "nn/optim.h"
@@ -46,16 +48,15 @@ struct CellLabels {
 };
 
 struct LabelledImage {
-    std::string path;
+    data::ImageRgb image;
     CellLabels cells[kCells];
 };
 
 int64_t char_class(char c) { return c >= 'A' && c <= 'Z' ? 1 + (c - 'A') : 1 + 26 + (c - '0'); }
 
-LabelledImage labelled(const std::string& dir, const nlohmann::json& line, const std::string& where) {
+LabelledImage labelled(const data::Scene& scene, data::ImageRgb image) {
     LabelledImage out;
-    out.path = (fs::path(dir) / line.at("image").get<std::string>()).string();
-    const data::Scene scene = data::scene_from_json(line.at("scene"), where);
+    out.image = std::move(image);
     for (const data::Object& o : scene.objects) {
         CellLabels& c = out.cells[o.row * data::kGrid + o.col];
         c.shape = 1 + static_cast<int64_t>(o.shape);
@@ -68,29 +69,58 @@ LabelledImage labelled(const std::string& dir, const nlohmann::json& line, const
     return out;
 }
 
-// Every image of <split>/scenes.jsonl with its cell labels.
-std::vector<LabelledImage> read_split(const std::string& data_dir, const std::string& split) {
+struct SceneFile {
+    std::string image_path;
+    data::Scene scene;
+};
+
+// Every scene of <split>/scenes.jsonl with its image's path; the images are read batch by batch.
+std::vector<SceneFile> read_split(const std::string& data_dir, const std::string& split) {
     const std::string dir = (fs::path(data_dir) / split).string(), path = dir + "/scenes.jsonl";
     std::ifstream in(path);
     if (!in) {
         throw data::DataError("[vision] " + path +
                               ": cannot open (a world made by make_world has it; vision_steps=0 skips vision pretraining)");
     }
-    std::vector<LabelledImage> images;
+    std::vector<SceneFile> scenes;
     std::string text;
     for (int64_t line = 1; std::getline(in, text); ++line) {
         if (text.empty()) continue;
         const std::string where = path + ":" + std::to_string(line);
-        nlohmann::json j;
         try {
-            j = nlohmann::json::parse(text);
-            images.push_back(labelled(dir, j, where));
+            const nlohmann::json j = nlohmann::json::parse(text);
+            scenes.push_back({(fs::path(dir) / j.at("image").get<std::string>()).string(),
+                              data::scene_from_json(j.at("scene"), where)});
         } catch (const nlohmann::json::exception& e) {
             throw data::JsonError("[vision] " + where + ": " + e.what());
         }
     }
-    if (images.empty()) throw data::DataError("[vision] " + path + ": no scenes");
-    return images;
+    if (scenes.empty()) throw data::DataError("[vision] " + path + ": no scenes");
+    return scenes;
+}
+
+LabelledImage labelled(const SceneFile& f) { return labelled(f.scene, data::read_image(f.image_path)); }
+
+// The scene generator's settings of the world in <data_dir>, from its meta.json.
+struct WorldScenes {
+    data::SceneConfig scene;
+    int image_size = 0;
+};
+
+WorldScenes read_world_scenes(const std::string& data_dir) {
+    const std::string path = (fs::path(data_dir) / "meta.json").string();
+    std::ifstream in(path);
+    if (!in) throw data::DataError("[vision] " + path + ": cannot open (vision_scenes=generated needs the world's meta.json)");
+    try {
+        const nlohmann::json c = nlohmann::json::parse(in).at("config");
+        WorldScenes w;
+        w.scene.max_objects = c.at("max_objects").get<int>();
+        w.scene.text_percent = c.at("text_percent").get<int>();
+        w.image_size = c.at("image_size").get<int>();
+        return w;
+    } catch (const nlohmann::json::exception& e) {
+        throw data::JsonError("[vision] " + path + ": " + e.what());
+    }
 }
 
 struct Batch {
@@ -98,16 +128,15 @@ struct Batch {
     std::vector<int64_t> targets[kAttributeCount];  // shape, colour, size, chars, cell: (B * patches [* slots])
 };
 
-Batch make_batch(const std::vector<LabelledImage>& images, const std::vector<int64_t>& picks,
-                 const models::VisionConfig& vision, Device device) {
-    const int64_t B = static_cast<int64_t>(picks.size()), S = vision.image_size;
+Batch make_batch(const std::vector<LabelledImage>& images, const models::VisionConfig& vision, Device device) {
+    const int64_t B = static_cast<int64_t>(images.size()), S = vision.image_size;
     Tensor pixels = Tensor::empty({B, 3, S, S});
     const data::PreprocessConfig pre = preprocess_config(vision);
     const std::vector<int> patch_cells = grid_cell_of_patches(vision);
     Batch batch;
     for (int64_t b = 0; b < B; ++b) {
-        const LabelledImage& im = images[picks[b]];
-        data::preprocess_image(data::read_image(im.path), pre, pixels.data<float>() + b * 3 * S * S);
+        const LabelledImage& im = images[b];
+        data::preprocess_image(im.image, pre, pixels.data<float>() + b * 3 * S * S);
         for (int cell : patch_cells) {
             const CellLabels& c = im.cells[cell];
             batch.targets[0].push_back(c.shape);
@@ -175,7 +204,13 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
                                      const TrainOptions& o, int64_t steps, bool train_vision) {
     if (!train_vision && !projector) throw ValueError("[vision] pretrain_vision: nothing to train");
     const models::VisionConfig& vc = vision.vision_model->config;
-    const std::vector<LabelledImage> train_images = read_split(o.data, "train");
+    // The training images: the world's own (vision_scenes=train) or, drawn afresh each step by
+    // the world's generator and settings, new scenes (vision_scenes=generated).
+    const bool generated = o.vision_scenes == "generated";
+    const std::vector<SceneFile> train_scenes = generated ? std::vector<SceneFile>{} : read_split(o.data, "train");
+    WorldScenes world = generated ? read_world_scenes(o.data) : WorldScenes{};
+    if (generated && o.vision_text_percent >= 0) world.scene.text_percent = static_cast<int>(o.vision_text_percent);
+    data::Rng scene_rng(o.seed ^ 0x5ce9e5ULL);
     Generator gen(o.seed ^ 0x5eedULL);
     const int64_t features = projector ? projector->fc2->weight.size(0) : vc.hidden_size;
     nn::Linear readout(features, kPerCell, true, gen);
@@ -208,10 +243,18 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     const int64_t window = std::max<int64_t>(1, steps / 10);
     Progress progress("vision", 0, steps, o.log_every);
     for (int64_t step = 0; step < steps; ++step) {
-        std::vector<int64_t> picks(B);
-        const std::vector<double> u = rand({B}, gen, DType::F64).to_vector<double>();
-        for (int64_t b = 0; b < B; ++b) picks[b] = static_cast<int64_t>(u[b] * train_images.size()) % train_images.size();
-        const Batch batch = make_batch(train_images, picks, vc, o.device);
+        std::vector<LabelledImage> images;
+        if (generated) {
+            for (int64_t b = 0; b < B; ++b) {
+                const data::Scene scene = data::generate_scene(scene_rng, world.scene);
+                images.push_back(labelled(scene, data::render_scene(scene, world.image_size)));
+            }
+        } else {
+            const std::vector<double> u = rand({B}, gen, DType::F64).to_vector<double>();
+            for (int64_t b = 0; b < B; ++b)
+                images.push_back(labelled(train_scenes[static_cast<size_t>(u[b] * train_scenes.size()) % train_scenes.size()]));
+        }
+        const Batch batch = make_batch(images, vc, o.device);
         opt.set_lr(schedule.lr_at(step));
         opt.zero_grad();
         Terms terms;
@@ -232,12 +275,13 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     // not" would already score about 75% on shape. Empty patches are scored on their own, and
     // characters over the slots of text objects.
     NoGradGuard no_grad;
-    const std::vector<LabelledImage> test_images = read_split(o.data, "test");
+    const std::vector<SceneFile> test_scenes = read_split(o.data, "test");
     int64_t right[kAttributeCount] = {}, total[kAttributeCount] = {}, empty_right = 0, empty_total = 0;
-    for (size_t first = 0; first < test_images.size(); first += B) {
-        std::vector<int64_t> picks;
-        for (size_t i = first; i < std::min(test_images.size(), first + B); ++i) picks.push_back(static_cast<int64_t>(i));
-        const Batch batch = make_batch(test_images, picks, vc, o.device);
+    int64_t texts_right = 0, texts_total = 0;
+    for (size_t first = 0; first < test_scenes.size(); first += B) {
+        std::vector<LabelledImage> images;
+        for (size_t i = first; i < std::min(test_scenes.size(), first + B); ++i) images.push_back(labelled(test_scenes[i]));
+        const Batch batch = make_batch(images, vc, o.device);
         const Tensor logits = logits_of(batch.pixels);
         const std::vector<int64_t>& shape_truth = batch.targets[0];
         for (int a = 0; a < kAttributeCount; ++a) {
@@ -256,6 +300,13 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
                 ++total[a];
                 right[a] += guess[i] == truth;
             }
+            if (at.slots > 1) {  // the characters: a text read whole has every slot right
+                for (size_t i = 0; i < guess.size(); i += at.slots) {
+                    if (batch.targets[a][i] == kIgnore) continue;
+                    ++texts_total;
+                    texts_right += std::equal(guess.begin() + i, guess.begin() + i + at.slots, batch.targets[a].begin() + i);
+                }
+            }
         }
     }
     auto ratio = [](int64_t r, int64_t t) { return t ? double(r) / double(t) : 0.0; };
@@ -264,12 +315,14 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     report.colour_accuracy = rate(1);
     report.text_accuracy = rate(3);
     report.cell_accuracy = rate(4);
+    report.texts_read = ratio(texts_right, texts_total);
     report.empty_accuracy = ratio(empty_right, empty_total);
     std::fprintf(stderr,
                  "train_mod: vision pretraining: loss %.3f -> %.3f; held-out patches showing an object: shape %.1f%%, "
-                 "colour %.1f%%, size %.1f%%, characters %.1f%%, cell %.1f%%; empty patches: %.1f%%\n",
+                 "colour %.1f%%, size %.1f%%, characters %.1f%% (texts read whole %.1f%%), cell %.1f%%; empty patches: "
+                 "%.1f%%\n",
                  report.first_loss, report.last_loss, 100 * rate(0), 100 * rate(1), 100 * rate(2), 100 * rate(3),
-                 100 * rate(4), 100 * report.empty_accuracy);
+                 100 * report.texts_read, 100 * rate(4), 100 * report.empty_accuracy);
     return report;
 }
 

@@ -40,6 +40,7 @@ struct VisionPretrainReport {
     // Held-out accuracy per attribute over the test patches that show an object (characters:
     // over the slots of text objects), and of "empty" over the patches that show none.
     double shape_accuracy = 0, colour_accuracy = 0, text_accuracy = 0, cell_accuracy = 0, empty_accuracy = 0;
+    double texts_read = 0;  // text objects whose every character slot is right
 };
 
 // The world's grid cell (row * 3 + col) under each patch's centre, in patch order (row-major):
