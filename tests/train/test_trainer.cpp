@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/elementwise.h"
 #include "core/file_io.h"
@@ -479,6 +481,26 @@ TEST_F(Stages, VisionPretrainingOnGeneratedScenesLearnsAndRepeats) {
     EXPECT_EQ(parsed.vision_text_percent, 100);
     const char* bad[] = {"train_mod", "stage=teacher", config.c_str(), "vision_scenes=fresh"};
     EXPECT_THROW(parse_train_options(4, bad), data::ArgError);
+}
+
+// A stage on a folder without a world makes one with the world_* keys, and its tokenizer.
+TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
+    TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_text_percent=100"});
+    o.data = dir_->str("fresh-world");
+    o.tokenizer = o.data + "/tokenizer.json";
+    o.teacher_steps = 1;
+    ASSERT_TRUE(run_stage(o));
+    const nlohmann::json meta = nlohmann::json::parse(read_text_file(o.data + "/meta.json"));
+    EXPECT_EQ(meta["config"]["images"], 8);
+    EXPECT_EQ(meta["config"]["max_objects"], 2);
+    EXPECT_EQ(meta["config"]["text_percent"], 100);
+    EXPECT_TRUE(std::filesystem::exists(o.tokenizer));
+    std::istringstream scenes(read_text_file(o.data + "/train/scenes.jsonl"));
+    int lines = 0;
+    for (std::string line; std::getline(scenes, line); ++lines)
+        EXPECT_NE(line.find("\"shape\":\"text\""), std::string::npos) << line;
+    EXPECT_EQ(lines, 8);
+    EXPECT_THROW(options("teacher", "x", {"world_text_percent=101"}), data::ArgError);
 }
 
 TEST_F(Stages, BadOptionsAreClearErrors) {

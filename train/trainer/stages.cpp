@@ -31,7 +31,13 @@ struct Setup {
 };
 
 Setup prepare(const TrainOptions& o) {
-    ensure_world(o.data, o.seed, o.world_images, o.world_max_objects);
+    data::WorldConfig world;
+    world.out = o.data;
+    world.seed = o.seed;
+    world.images = o.world_images;
+    world.max_objects = static_cast<int>(o.world_max_objects);
+    world.text_percent = static_cast<int>(o.world_text_percent);
+    ensure_world(world);
     text::Tokenizer tok = ensure_tokenizer(o.tokenizer, o.data, std::min(o.family.student.vocab_size, o.family.teacher.vocab_size));
     fs::create_directories(o.out);
     write_file_atomic(join(o.out, "train_config.json"), o.resolved_json());

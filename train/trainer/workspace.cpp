@@ -12,15 +12,10 @@ namespace mod::train {
 
 namespace fs = std::filesystem;
 
-void ensure_world(const std::string& data_dir, uint64_t seed, int64_t images, int64_t max_objects) {
-    if (fs::exists(fs::path(data_dir) / "meta.json")) return;
+void ensure_world(const data::WorldConfig& config) {
+    if (fs::exists(fs::path(config.out) / "meta.json")) return;
     std::fprintf(stderr, "train_mod: no world in %s; generating the built-in world there (first use)...\n",
-                 data_dir.c_str());
-    data::WorldConfig config;
-    config.out = data_dir;
-    config.seed = seed;
-    config.images = images;
-    config.max_objects = static_cast<int>(max_objects);
+                 config.out.c_str());
     const data::WorldStats s = data::write_world(config);
     std::fprintf(stderr, "train_mod: world ready: %lld general, %lld multi-task, %lld preference samples\n",
                  static_cast<long long>(s.general), static_cast<long long>(s.multitask),

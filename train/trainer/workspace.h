@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "data/world.h"
 #include "models/config.h"
 #include "text/tokenizer.h"
 
@@ -14,7 +15,7 @@ namespace mod::train {
 
 // Generates a world in data_dir (make_world's defaults but for the given size and
 // crowding) when it holds none yet, saying so.
-void ensure_world(const std::string& data_dir, uint64_t seed, int64_t images, int64_t max_objects);
+void ensure_world(const data::WorldConfig& config);
 // Loads the tokenizer, training one on the world's training files first when the file is missing.
 text::Tokenizer ensure_tokenizer(const std::string& path, const std::string& data_dir, int64_t vocab_limit);
 
