@@ -110,6 +110,28 @@ protected:
         return *parse_train_options(static_cast<int>(c.size()), c.data());
     }
 
+    // Runs `stage` whole into `full`, then into `cut_out` stopped after each count of `stops`
+    // steps and resumed, and expects each of `terms` of `phase`'s 6 steps equal bit for bit.
+    void expect_resume_bit_for_bit(const std::string& stage, const std::string& full, const std::string& cut_out,
+                                   const std::vector<std::string>& extra, const std::vector<int64_t>& stops,
+                                   const std::string& phase, const std::vector<std::string>& terms) const {
+        ASSERT_TRUE(run_stage(options(stage, full, extra)));
+        TrainOptions cut = options(stage, cut_out, extra);
+        for (int64_t stop : stops) {
+            cut.stop_after = stop;
+            EXPECT_FALSE(run_stage(cut));
+            cut.resume = cut.out;
+        }
+        cut.stop_after = 0;
+        ASSERT_TRUE(run_stage(cut));
+        const auto a = read_metrics(dir_->str(full + "/" + phase + "/metrics.jsonl"));
+        const auto b = read_metrics(dir_->str(cut_out + "/" + phase + "/metrics.jsonl"));
+        for (const std::string& term : terms) {
+            ASSERT_EQ(a.at(term).size(), 6u) << term;
+            EXPECT_EQ(a.at(term), b.at(term)) << term;
+        }
+    }
+
     // The trainer state a teacher run saved with its last SFT checkpoint ("step", "position", ...).
     static std::string sft_state(const std::string& out) {
         return read_text_file(dir_->str(out + "/sft/checkpoint/trainer_state.json"));
@@ -189,20 +211,9 @@ TEST_F(Stages, ResumeContinuesBitForBit) {
 // data; a run cut before, at and after the switch continues bit for bit.
 TEST_F(Stages, TeacherFirstTasksSwitchDataAndResumeBitForBit) {
     const std::vector<std::string> first = {"teacher_first_tasks=existence", "teacher_first_share=0.5"};
-    ASSERT_TRUE(run_stage(options("teacher", "first-full", first)));
-    TrainOptions cut = options("teacher", "first-cut", first);
-    for (int64_t stop : {2, 1, 2}) {  // stops at steps 2, 3 (the switch) and 5
-        cut.stop_after = stop;
-        EXPECT_FALSE(run_stage(cut));
-        cut.resume = cut.out;
-    }
-    cut.stop_after = 0;
-    ASSERT_TRUE(run_stage(cut));
+    // Stops at steps 2, 3 (the switch) and 5.
+    expect_resume_bit_for_bit("teacher", "first-full", "first-cut", first, {2, 1, 2}, "sft", {"ce", "grad_norm"});
     const auto a = read_metrics(dir_->str("first-full/sft/metrics.jsonl"));
-    const auto b = read_metrics(dir_->str("first-cut/sft/metrics.jsonl"));
-    ASSERT_EQ(a.at("ce").size(), 6u);
-    EXPECT_EQ(a.at("ce"), b.at("ce"));
-    EXPECT_EQ(a.at("grad_norm"), b.at("grad_norm"));
     // After the switch the position counts the whole data's batches from its start: 3 steps of 4.
     EXPECT_NE(sft_state("first-full").find("\"position\": 12"), std::string::npos) << sft_state("first-full");
     // The same run without the first part reads other batches, so its losses differ.
@@ -214,18 +225,9 @@ TEST_F(Stages, TeacherFirstTasksSwitchDataAndResumeBitForBit) {
 // then the whole data): a run cut at each switch continues bit for bit, and the order matters.
 TEST_F(Stages, TeacherFirstPartsRunInOrderAndResumeBitForBit) {
     const std::vector<std::string> parts = {"teacher_first_tasks=existence,color", "teacher_first_share=0.3333,0.3333"};
-    ASSERT_TRUE(run_stage(options("teacher", "parts-full", parts)));
-    TrainOptions cut = options("teacher", "parts-cut", parts);
-    for (int64_t stop : {2, 2}) {  // stops at steps 2 and 4, where the parts end
-        cut.stop_after = stop;
-        EXPECT_FALSE(run_stage(cut));
-        cut.resume = cut.out;
-    }
-    cut.stop_after = 0;
-    ASSERT_TRUE(run_stage(cut));
+    // Stops at steps 2 and 4, where the parts end.
+    expect_resume_bit_for_bit("teacher", "parts-full", "parts-cut", parts, {2, 2}, "sft", {"ce"});
     const auto a = read_metrics(dir_->str("parts-full/sft/metrics.jsonl"));
-    ASSERT_EQ(a.at("ce").size(), 6u);
-    EXPECT_EQ(a.at("ce"), read_metrics(dir_->str("parts-cut/sft/metrics.jsonl")).at("ce"));
     // The whole data starts from its beginning after the last part: 2 steps of 4.
     EXPECT_NE(sft_state("parts-full").find("\"position\": 8"), std::string::npos) << sft_state("parts-full");
     // Steps 1-2 equal a run with the existence part alone; the reversed order differs from the start.
@@ -292,16 +294,8 @@ TEST_F(Stages, StudentFirstTasksStartTheFirstPhaseAndResumeBitForBit) {
               3);
     ASSERT_TRUE(run_stage(options("teacher", "teacher")));
     const std::vector<std::string> first = {"student_first_tasks=existence", "student_first_share=0.5", "phase=d2d"};
-    ASSERT_TRUE(run_stage(options("imitation", "student-first-full", first)));
-    TrainOptions cut = options("imitation", "student-first-cut", first);
-    cut.stop_after = 3;  // the switch
-    EXPECT_FALSE(run_stage(cut));
-    cut.resume = cut.out;
-    cut.stop_after = 0;
-    ASSERT_TRUE(run_stage(cut));
+    expect_resume_bit_for_bit("imitation", "student-first-full", "student-first-cut", first, {3}, "d2d", {"kd"});  // the switch
     const auto a = read_metrics(dir_->str("student-first-full/d2d/metrics.jsonl"));
-    ASSERT_EQ(a.at("kd").size(), 6u);
-    EXPECT_EQ(a.at("kd"), read_metrics(dir_->str("student-first-cut/d2d/metrics.jsonl")).at("kd"));
     // After the switch the position counts general.json's batches from its start: 3 steps of 4.
     const std::string state = read_text_file(dir_->str("student-first-full/d2d/checkpoint/trainer_state.json"));
     EXPECT_NE(state.find("\"position\": 12"), std::string::npos) << state;

@@ -48,8 +48,11 @@ struct VisionPretrainReport {
 std::vector<int> grid_cell_of_patches(const models::VisionConfig& vision);
 
 // Trains `vision` (unless train_vision is false: a frozen, shared encoder) and, when not null,
-// `projector` (on o.device) for `steps` steps of o.batch_size images from
-// <o.data>/train/scenes.jsonl, then scores <o.data>/test/scenes.jsonl.
+// `projector` (on o.device) for `steps` steps of o.batch_size images, then scores
+// <o.data>/test/scenes.jsonl. The images are those of <o.data>/train/scenes.jsonl, or with
+// o.vision_scenes == "generated" new scenes rendered every step by the world's generator with
+// the settings of <o.data>/meta.json (a text in o.vision_text_percent of them unless -1): a
+// text's characters need far more examples than 4000 images hold.
 VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Projector* projector,
                                      const TrainOptions& o, int64_t steps, bool train_vision = true);
 
