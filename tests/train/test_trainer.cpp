@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -466,6 +467,14 @@ TEST_F(Stages, VisionPretrainingOnGeneratedScenesLearnsAndRepeats) {
         FAIL();
     } catch (const data::DataError& e) {
         EXPECT_NE(std::string(e.what()).find("bare-world/meta.json"), std::string::npos) << e.what();
+    }
+    // A meta.json whose settings the renderer cannot draw is named too.
+    std::ofstream(bare + "/meta.json") << R"({"config": {"max_objects": 3, "text_percent": 25, "image_size": 8}})";
+    try {
+        pretrained(o, 1, nullptr);
+        FAIL();
+    } catch (const data::DataError& e) {
+        EXPECT_NE(std::string(e.what()).find("image_size 8"), std::string::npos) << e.what();
     }
     // Parsed as an option, with its choices checked.
     const std::string config = std::string("config=") + MOD_SOURCE_DIR + "/configs/tiny.json";
