@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     args.add("general_per_image", std::to_string(d.general_per_image), "captions/conversations per training scene");
     args.add("conversation_percent", std::to_string(d.conversation_percent), "percent of general samples that are multi-turn");
     args.add("vqa_per_image", std::to_string(d.vqa_per_image), "short-answer VQA samples per training scene");
+    args.add("task_weights", "", "how often each task type comes up in the training VQA, e.g. relation=3 (others 1)");
     args.add("preference_pairs", std::to_string(d.preference_pairs), "preference pairs in all");
     args.add("caption_pair_percent", std::to_string(d.caption_pair_percent), "percent of pairs that are captions");
     args.add("test_vqa_per_image", std::to_string(d.test_vqa_per_image), "held-out VQA questions per test scene");
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
         c.general_per_image = static_cast<int>(args.get_int("general_per_image", 0, 1000));
         c.conversation_percent = static_cast<int>(args.get_int("conversation_percent", 0, 100));
         c.vqa_per_image = static_cast<int>(args.get_int("vqa_per_image", 0, 1000));
+        c.task_weights = args.get("task_weights");
         c.preference_pairs = args.get_int("preference_pairs", 0, kMany);
         c.caption_pair_percent = static_cast<int>(args.get_int("caption_pair_percent", 0, 100));
         c.test_vqa_per_image = static_cast<int>(args.get_int("test_vqa_per_image", 0, 1000));

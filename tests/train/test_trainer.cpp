@@ -488,7 +488,8 @@ TEST_F(Stages, VisionPretrainingOnGeneratedScenesLearnsAndRepeats) {
 
 // A stage on a folder without a world makes one with the world_* keys, and its tokenizer.
 TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
-    TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_text_percent=100"});
+    TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_text_percent=100",
+                                                   "world_task_weights=relation=2"});
     o.data = dir_->str("fresh-world");
     o.tokenizer = o.data + "/tokenizer.json";
     o.teacher_steps = 1;
@@ -497,6 +498,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_EQ(meta["config"]["images"], 8);
     EXPECT_EQ(meta["config"]["max_objects"], 2);
     EXPECT_EQ(meta["config"]["text_percent"], 100);
+    EXPECT_EQ(meta["config"]["task_weights"]["relation"], 2);
     EXPECT_TRUE(std::filesystem::exists(o.tokenizer));
     std::istringstream scenes(read_text_file(o.data + "/train/scenes.jsonl"));
     int lines = 0;
@@ -504,6 +506,12 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
         EXPECT_NE(line.find("\"shape\":\"text\""), std::string::npos) << line;
     EXPECT_EQ(lines, 8);
     EXPECT_THROW(options("teacher", "x", {"world_text_percent=101"}), data::ArgError);
+    try {
+        options("teacher", "x", {"world_task_weights=relaton=2"});
+        ADD_FAILURE() << "an unknown task type was accepted";
+    } catch (const data::ArgError& e) {
+        EXPECT_NE(std::string(e.what()).find("world_task_weights \"relaton=2\": unknown task type"), std::string::npos) << e.what();
+    }
 }
 
 TEST_F(Stages, BadOptionsAreClearErrors) {

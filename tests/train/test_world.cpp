@@ -1,5 +1,6 @@
 // The world generator: byte-identical output per seed, every answer true of its scene (re-derived
 // by world_truth.cpp), and rendered pixels that agree with the stored scene.
+#include "data/errors.h"
 #include "data/image_io.h"
 #include "data/world.h"
 #include "temp_dir.h"
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 
 namespace {
@@ -137,6 +139,53 @@ TEST_F(WorldTruth, EveryTaskTypeIsPresent) {
     for (const char* t : {"color", "shape", "count", "position", "relation", "text", "existence"}) {
         EXPECT_GT(tasks[t], 10) << t;
     }
+}
+
+TEST(World, TaskWeightsShiftTheTrainingMixAndLeaveTheTestSetEven) {
+    TempDir even, weighted;
+    mod::data::WorldConfig c = small_world(even.str(), 5);
+    c.max_objects = 3;
+    c.preference_pairs = 0;
+    mod::data::write_world(c);
+    c.out = weighted.str();
+    c.task_weights = "relation=4,count=0";
+    mod::data::write_world(c);
+    auto count_tasks = [](const fs::path& file) {
+        std::map<std::string, int> tasks;
+        for (const auto& sample : read_json(file)) ++tasks[sample["task"]];
+        return tasks;
+    };
+    std::map<std::string, int> before = count_tasks(even.path() / "train/multitask.json");
+    std::map<std::string, int> after = count_tasks(weighted.path() / "train/multitask.json");
+    // A cycle of 10 slots, 4 of them relation, against 1 of 7; relation needs two shapes, so the
+    // impossible slots fall back to other types (count among them).
+    EXPECT_GT(after["relation"], 2 * before["relation"]);
+    EXPECT_GT(after["relation"], 0.25 * 600);
+    EXPECT_LT(after["count"], before["count"] / 2);
+    EXPECT_EQ(read_json(even.path() / "test/vqa.json"), read_json(weighted.path() / "test/vqa.json"));
+    const auto meta = read_json(weighted.path() / "meta.json");
+    EXPECT_EQ(meta["config"]["task_weights"]["relation"], 4);
+    EXPECT_EQ(meta["config"]["task_weights"]["count"], 0);
+    EXPECT_EQ(meta["config"]["task_weights"]["color"], 1);
+    EXPECT_EQ(read_json(even.path() / "meta.json")["config"]["task_weights"]["relation"], 1);
+}
+
+TEST(World, BadTaskWeightsAreNamed) {
+    TempDir dir;
+    mod::data::WorldConfig c = small_world(dir.str(), 5);
+    for (const char* spec : {"relations=2", "relation", "relation=-1", "relation=101", "relation=x",
+                             "color=0,shape=0,count=0,position=0,relation=0,text=0,existence=0"}) {
+        c.task_weights = spec;
+        try {
+            mod::data::write_world(c);
+            ADD_FAILURE() << spec << " was accepted";
+        } catch (const mod::data::DataError& e) {
+            EXPECT_NE(std::string(e.what()).find(std::string("task_weights \"") + spec + "\""), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_FALSE(fs::exists(dir.path() / "meta.json"));
+    EXPECT_EQ(mod::data::parse_task_weights("relation=3,position=2"), (std::vector<int>{1, 1, 1, 2, 3, 1, 1}));
+    EXPECT_EQ(mod::data::parse_task_weights(""), std::vector<int>(7, 1));
 }
 
 TEST_F(WorldTruth, PreferenceChosenTrueRejectedFalse) {

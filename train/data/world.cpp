@@ -13,6 +13,7 @@
 #include "data/scene.h"
 #include "data/tasks.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,11 @@ void check_config(const WorldConfig& c) {
         fail("per-image counts and preference_pairs must be >= 0");
     }
     if (c.images_per_folder < 1) fail("images_per_folder must be >= 1");
+    try {
+        parse_task_weights(c.task_weights);
+    } catch (const DataError& e) {
+        fail(e.what());
+    }
 }
 
 std::string image_path(int64_t index, int64_t per_folder) {
@@ -96,10 +102,18 @@ ojson vqa_sample(const Scene& scene, const std::string& id, const std::string& i
     return ojson{{"id", id}, {"image", image}, {"conversations", convs}, {"task", qa.task}};
 }
 
-// Spreads tasks evenly over samples; falls back to the always-possible tasks when one is impossible.
-std::string pick_task(const Scene& scene, int64_t slot, Rng& rng) {
-    const std::vector<std::string>& tasks = vqa_task_names();
-    const std::string& task = tasks[static_cast<size_t>(slot) % tasks.size()];
+// The task types of one cycle of sample slots, each as often as its weight: spread evenly over
+// the samples by pick_task. All weights 1 give vqa_task_names() itself.
+std::vector<std::string> task_cycle(const std::vector<int>& weights) {
+    std::vector<std::string> cycle;
+    for (size_t t = 0; t < weights.size(); ++t) cycle.insert(cycle.end(), static_cast<size_t>(weights[t]), vqa_task_names()[t]);
+    return cycle;
+}
+
+// The task of sample slot `slot`; falls back to the always-possible tasks when it is impossible
+// for this scene (text without a text object, relation with one shape).
+std::string pick_task(const Scene& scene, const std::vector<std::string>& cycle, int64_t slot, Rng& rng) {
+    const std::string& task = cycle[static_cast<size_t>(slot) % cycle.size()];
     if (task_possible(scene, task)) return task;
     static const std::vector<std::string> always = {"color", "shape", "count", "position", "existence"};
     return rng.pick(always);
@@ -118,6 +132,7 @@ void write_train(const WorldConfig& c, const fs::path& dir, ShapeStats& stats, W
     JsonArrayWriter general((dir / "general.json").string());
     JsonArrayWriter multitask((dir / "multitask.json").string());
     JsonArrayWriter preference((dir / "preference.json").string());
+    const std::vector<std::string> cycle = task_cycle(parse_task_weights(c.task_weights));
     for (int64_t i = 0; i < c.images; ++i) {
         Rng scene_rng = Rng::derive(c.seed, kTrainScene, static_cast<uint64_t>(i));
         const Scene scene = generate_scene(scene_rng, scene_config);
@@ -131,7 +146,7 @@ void write_train(const WorldConfig& c, const fs::path& dir, ShapeStats& stats, W
         }
         Rng vqa_rng = Rng::derive(c.seed, kVqa, static_cast<uint64_t>(i));
         for (int k = 0; k < c.vqa_per_image; ++k) {
-            const std::string task = pick_task(scene, i * c.vqa_per_image + k, vqa_rng);
+            const std::string task = pick_task(scene, cycle, i * c.vqa_per_image + k, vqa_rng);
             multitask.add(vqa_sample(scene, stem + "-v" + std::to_string(k), image, task, vqa_rng));
         }
         // Pairs are spread over the scenes: scene i gets pairs i, i + images, i + 2 images, ...
@@ -159,6 +174,7 @@ void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& sta
     std::ofstream scenes(dir / "scenes.jsonl", std::ios::binary);
     if (!scenes) throw DataError("[make_world] " + (dir / "scenes.jsonl").string() + ": cannot create");
     JsonArrayWriter vqa((dir / "vqa.json").string());
+    const std::vector<std::string>& even = vqa_task_names();
     JsonArrayWriter chair((dir / "chair.json").string());
     std::map<std::string, std::unique_ptr<JsonArrayWriter>> pope;
     for (const std::string& s : pope_strategies()) {
@@ -172,7 +188,7 @@ void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& sta
 
         Rng vqa_rng = Rng::derive(c.seed, kTestVqa, static_cast<uint64_t>(i));
         for (int k = 0; k < c.test_vqa_per_image; ++k) {
-            const std::string task = pick_task(scene, i * c.test_vqa_per_image + k, vqa_rng);
+            const std::string task = pick_task(scene, even, i * c.test_vqa_per_image + k, vqa_rng);
             vqa.add(vqa_sample(scene, stem + "-v" + std::to_string(k), image, task, vqa_rng));
         }
         Rng pope_rng = Rng::derive(c.seed, kPope, static_cast<uint64_t>(i));
@@ -208,6 +224,9 @@ void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& sta
 }
 
 void write_meta(const WorldConfig& c, const WorldStats& s, const fs::path& out) {
+    ojson weights = ojson::object();
+    const std::vector<int> w = parse_task_weights(c.task_weights);
+    for (size_t t = 0; t < w.size(); ++t) weights[vqa_task_names()[t]] = w[t];
     ojson config{{"seed", c.seed},
                  {"images", c.images},
                  {"test_images", c.test_images},
@@ -217,6 +236,7 @@ void write_meta(const WorldConfig& c, const WorldStats& s, const fs::path& out) 
                  {"general_per_image", c.general_per_image},
                  {"conversation_percent", c.conversation_percent},
                  {"vqa_per_image", c.vqa_per_image},
+                 {"task_weights", weights},
                  {"preference_pairs", c.preference_pairs},
                  {"caption_pair_percent", c.caption_pair_percent},
                  {"test_vqa_per_image", c.test_vqa_per_image},
@@ -244,6 +264,31 @@ WorldStats write_world(const WorldConfig& config) {
     write_test(config, out / "test", shape_stats, stats);
     write_meta(config, stats, out);
     return stats;
+}
+
+std::vector<int> parse_task_weights(const std::string& spec) {
+    const std::vector<std::string>& tasks = vqa_task_names();
+    std::vector<int> weights(tasks.size(), 1);
+    auto fail = [&](const std::string& why) {
+        throw DataError("task_weights \"" + spec + "\": " + why);
+    };
+    size_t begin = 0;
+    while (begin < spec.size()) {
+        const size_t end = std::min(spec.find(',', begin), spec.size());
+        const std::string item = spec.substr(begin, end - begin);
+        const size_t eq = item.find('=');
+        if (eq == std::string::npos) fail("\"" + item + "\" is not task=weight");
+        const std::string task = item.substr(0, eq), value = item.substr(eq + 1);
+        const auto it = std::find(tasks.begin(), tasks.end(), task);
+        if (it == tasks.end()) fail("unknown task type \"" + task + "\" (color, shape, count, position, relation, text, existence)");
+        const bool digits = !value.empty() && value.size() <= 3 &&
+                            std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+        if (!digits || std::stoi(value) > 100) fail("the weight of " + task + " must be a whole number 0-100");
+        weights[static_cast<size_t>(it - tasks.begin())] = std::stoi(value);
+        begin = end + 1;
+    }
+    if (std::all_of(weights.begin(), weights.end(), [](int w) { return w == 0; })) fail("every weight is 0");
+    return weights;
 }
 
 }  // namespace mod::data

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mod::data {
 
@@ -31,6 +32,10 @@ struct WorldConfig {
     int general_per_image = 1;    // captions or conversations per training scene
     int conversation_percent = 50;  // of the general samples: multi-turn rather than one caption
     int vqa_per_image = 2;
+    // How often each task type comes up among the training VQA samples, as "relation=3,position=2"
+    // (types not named weigh 1; empty: all alike). The held-out questions stay even, so that
+    // per-type accuracies keep their meaning.
+    std::string task_weights;
     int64_t preference_pairs = 1000;
     int caption_pair_percent = 70;  // of the pairs: captions rather than short answers
     int test_vqa_per_image = 3;
@@ -44,5 +49,9 @@ struct WorldStats {
 
 // Throws DataError on a bad config or an unwritable folder.
 WorldStats write_world(const WorldConfig& config);
+
+// The weight of each of vqa_task_names() from a task_weights string. Throws DataError that quotes
+// the spec and names an unknown task type, a weight outside 0-100 or a spec whose weights are all 0.
+std::vector<int> parse_task_weights(const std::string& spec);
 
 }  // namespace mod::data

@@ -20,11 +20,12 @@ namespace {
 void declare(data::KeyValueArgs& a) {
     a.add("stage", "", "teacher | align | imitation | sft | preference | all (required, unless resume= names a run)");
     a.add("config", "configs/quickstart.json", "model family config (JSON); its \"train\" object sets defaults");
-    a.add("data", "data/world", "world folder; generated on first use (see world_images, world_max_objects, world_text_percent)");
+    a.add("data", "data/world", "world folder; generated on first use (see the world_ keys)");
     a.add("world_images", "2000", "training scenes of a world generated on first use");
     a.add("world_max_objects", "6", "most shapes per scene of a world generated on first use (1-8)");
     a.add("world_text_percent", std::to_string(data::WorldConfig{}.text_percent),
           "percent of the scenes with a text, in a world generated on first use");
+    a.add("world_task_weights", "", "how often each task type comes up in the training VQA of a world generated on first use, e.g. relation=3 (others 1)");
     a.add("tokenizer", "", "tokenizer.json; default <data>/tokenizer.json, trained on the world on first use");
     a.add("out", "", "run folder; default runs/<stage>");
     a.add("teacher", "runs/teacher", "teacher run or model folder (made by stage=teacher when missing)");
@@ -211,6 +212,12 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.world_images = a.get_int("world_images", 1, int64_t(1) << 40);
     o.world_max_objects = a.get_int("world_max_objects", 1, 8);
     o.world_text_percent = a.get_int("world_text_percent", 0, 100);
+    o.world_task_weights = a.get("world_task_weights");
+    try {
+        data::parse_task_weights(o.world_task_weights);
+    } catch (const data::DataError& e) {
+        throw data::ArgError(std::string("[train_mod] world_") + e.what());
+    }
     o.device = parse_device_arg(a.get("device"), "train_mod");
     o.precision = a.get_choice("precision", {"f32", "bf16"});
     if (o.precision == "bf16" && !o.device.is_cuda())

@@ -37,6 +37,7 @@ Setup prepare(const TrainOptions& o) {
     world.images = o.world_images;
     world.max_objects = static_cast<int>(o.world_max_objects);
     world.text_percent = static_cast<int>(o.world_text_percent);
+    world.task_weights = o.world_task_weights;
     ensure_world(world);
     text::Tokenizer tok = ensure_tokenizer(o.tokenizer, o.data, std::min(o.family.student.vocab_size, o.family.teacher.vocab_size));
     fs::create_directories(o.out);
