@@ -27,6 +27,11 @@ attention, so attention here materialises the T x T probabilities.
 import os
 import sys
 
+if any(a in ("-h", "--help", "help") for a in sys.argv[1:]):
+    print(__doc__)
+    sys.exit(0)
+
+
 def cpu_has_avx512():
     try:
         with open("/proc/cpuinfo") as f:
@@ -46,7 +51,7 @@ except ImportError:
     # A pyenv python3 shadows Debian's, which is the one that has python3-torch.
     if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
         os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
-    raise
+    sys.exit("pytorch_steps.py: PyTorch is not installed (Debian: apt-get install python3-torch)")
 
 import copy
 import json
@@ -365,6 +370,8 @@ def blas_libraries():
 
 
 def main():
+    if any("=" not in a for a in sys.argv[1:]):
+        sys.exit("usage: pytorch_steps.py [workload=W1|W2|W3|all] [steps=5]")
     args = dict(a.split("=", 1) for a in sys.argv[1:])
     workload, steps = args.pop("workload", "all"), max(1, int(args.pop("steps", "5")))
     header = args.pop("header", "true") == "true"  # false: the row of one child of workload=all
