@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -120,9 +121,28 @@ train::EvalResult hand_result(const std::string& name, bool with_count) {
     r.pope["random"].add(true, true);
     r.pope["random"].add(true, false);
     r.chair.add("a circle and a star", {Shape::circle});
+    if (with_count) {
+        r.lookup["color"].add("red", "red", {"red", "blue"});
+        r.lookup["color"].add("blue", "red", {"red", "blue"});
+    }
     r.decode_tokens = 100;
     r.decode_seconds = 4;
     return r;
+}
+
+TEST(EvalMetrics, LookupAgainstHandCounts) {
+    train::LookupMetrics m;
+    const std::vector<std::string> colours = {"red", "blue", "green"};
+    m.add("red", "red", colours);     // right
+    m.add("blue", "red", colours);    // another shape's colour
+    m.add("green", "red", colours);   // another shape's colour
+    m.add("yellow", "red", colours);  // neither
+    EXPECT_EQ(m.questions, 4);
+    EXPECT_EQ(m.right, 1);
+    EXPECT_EQ(m.another, 2);
+    EXPECT_DOUBLE_EQ(m.right_rate(), 0.25);
+    EXPECT_DOUBLE_EQ(m.another_rate(), 0.5);
+    EXPECT_DOUBLE_EQ(train::LookupMetrics{}.another_rate(), 0.0);
 }
 
 TEST(EvalTable, OneColumnPerModel) {
@@ -155,6 +175,8 @@ TEST(EvalTable, OneColumnPerModel) {
     EXPECT_EQ(row("chair_s %"), (std::vector<std::string>{"100.0", "100.0"}));
     EXPECT_EQ(row("parameters (total)"), (std::vector<std::string>{"123.5K", "123.5K"}));
     EXPECT_EQ(row("decode tokens/s"), (std::vector<std::string>{"25.0", "25.0"}));
+    EXPECT_EQ(row("lookup color, 2+ shapes: another shape's %"), (std::vector<std::string>{"50.0", "-"}));
+    EXPECT_TRUE(row("lookup position, 2+ shapes: right %").empty());  // no result has it
 }
 
 TEST(EvalTable, Json) {
@@ -165,6 +187,8 @@ TEST(EvalTable, Json) {
     EXPECT_DOUBLE_EQ(j["pope"]["random"]["precision"].get<double>(), 0.5);
     EXPECT_DOUBLE_EQ(j["chair"]["chair_i"].get<double>(), 0.5);
     EXPECT_DOUBLE_EQ(j["decode"]["tokens_per_second"].get<double>(), 25.0);
+    EXPECT_DOUBLE_EQ(j["lookup"]["color"]["another_shape"].get<double>(), 0.5);
+    EXPECT_EQ(j["lookup"]["color"]["questions"], 2);
 }
 
 // docs/RESULTS.md's table: per model, the mean over seeds and the sample standard deviation.
@@ -203,7 +227,7 @@ TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
     data::WorldConfig world;
     world.out = dir.str("world");
     world.images = 4;
-    world.test_images = 3;
+    world.test_images = 8;
     world.preference_pairs = 2;
     data::write_world(world);
 
@@ -264,6 +288,45 @@ TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
     EXPECT_EQ(nlohmann::json::parse(train::answers_jsonl(cut)).at("answer"), "A\xEF\xBF\xBD");
 
     EXPECT_THROW(train::evaluate(model, tok, dir.str("nowhere"), options, "tiny"), data::DataError);
+    // The lookup counts every colour and position question of a scene with two or more shapes.
+    options.limit = 0;
+    std::map<std::string, int64_t> expected;
+    {
+        std::map<std::string, int64_t> shapes_in;
+        std::ifstream scenes(world.out + "/test/scenes.jsonl");
+        for (std::string line; std::getline(scenes, line);) {
+            const auto j = nlohmann::json::parse(line);
+            for (const auto& o : j["scene"]["objects"]) shapes_in[world.out + "/test/" + j["image"].get<std::string>()] += o["shape"] != "text";
+        }
+        std::ifstream vqa(world.out + "/test/vqa.json");
+        for (const auto& q : nlohmann::json::parse(vqa)) {
+            const std::string task = q["task"];
+            if ((task == "color" || task == "position") && shapes_in[world.out + "/test/" + q["image"].get<std::string>()] >= 2)
+                ++expected[task];
+        }
+    }
+    const train::EvalResult all = train::evaluate(model, tok, world.out, options, "tiny");
+    int64_t counted = 0;
+    for (const auto& [task, m] : all.lookup) {
+        EXPECT_EQ(m.questions, expected[task]) << task;
+        EXPECT_LE(m.right, all.tasks.at(task).correct) << task;
+        EXPECT_LE(m.right + m.another, m.questions) << task;
+        counted += m.questions;
+    }
+    EXPECT_EQ(counted, expected["color"] + expected["position"]);
+    EXPECT_GT(counted, 0);
+    // Without scenes.jsonl (a data folder not made by make_world) there is no lookup; a broken
+    // one names its line.
+    std::filesystem::rename(world.out + "/test/scenes.jsonl", world.out + "/scenes.jsonl.bak");
+    EXPECT_TRUE(train::evaluate(model, tok, world.out, options, "tiny").lookup.empty());
+    std::ofstream(world.out + "/test/scenes.jsonl") << "{\"image\": \"x.png\", \"scene\": {\"objects\": 3}}\n";
+    try {
+        train::evaluate(model, tok, world.out, options, "tiny");
+        ADD_FAILURE() << "a broken scenes.jsonl was accepted";
+    } catch (const data::DataError& e) {
+        EXPECT_NE(std::string(e.what()).find("scenes.jsonl:1"), std::string::npos) << e.what();
+    }
+    options.limit = 2;
     // A test conversation without a question names the file.
     {
         std::ofstream f(world.out + "/test/vqa.json", std::ios::trunc);

@@ -10,6 +10,7 @@
 
 #include "data/errors.h"
 #include "data/json_read.h"
+#include "data/scene_file.h"
 #include "trainer/generate.h"
 
 namespace mod::train {
@@ -116,6 +117,29 @@ std::string fixed1(double v) {
     return buf;
 }
 
+// The test scenes by image path, when the world has them (a foreign data folder may not).
+std::map<std::string, data::Scene> read_test_scenes(const fs::path& test) {
+    std::map<std::string, data::Scene> scenes;
+    if (!fs::exists(test / "scenes.jsonl")) return scenes;
+    for (data::SceneFile& f : data::read_scene_file(test.string(), "evaluate")) scenes[f.image_path] = std::move(f.scene);
+    return scenes;
+}
+
+// Counts a colour or position question about a scene with two or more shapes in its LookupMetrics.
+void add_lookup(std::map<std::string, LookupMetrics>& lookup, const std::map<std::string, data::Scene>& scenes,
+                const TestSample& s, const std::string& answer) {
+    if (s.task != "color" && s.task != "position") return;
+    const auto it = scenes.find(s.image);
+    if (it == scenes.end()) return;
+    const std::vector<const data::Object*> shapes = data::shape_objects(it->second);
+    if (shapes.size() < 2) return;
+    std::vector<std::string> attributes;
+    for (const data::Object* o : shapes) {
+        attributes.push_back(s.task == "color" ? data::colour_name(o->colour) : data::position_name(o->row, o->col));
+    }
+    lookup[s.task].add(normalize_answer(answer), normalize_answer(s.answer), attributes);
+}
+
 }  // namespace
 
 std::string count_si(int64_t n) {
@@ -199,6 +223,15 @@ void ChairMetrics::add(const std::string& caption, const std::set<data::Shape>& 
     hallucinated += wrong;
 }
 
+void LookupMetrics::add(const std::string& answer, const std::string& truth, const std::vector<std::string>& attributes) {
+    ++questions;
+    if (answer == truth) {
+        ++right;
+    } else if (std::find(attributes.begin(), attributes.end(), answer) != attributes.end()) {
+        ++another;
+    }
+}
+
 nlohmann::ordered_json EvalResult::to_json() const {
     using ojson = nlohmann::ordered_json;
     ojson j;
@@ -217,6 +250,11 @@ nlohmann::ordered_json EvalResult::to_json() const {
                             {"tp", m.tp}, {"fp", m.fp}, {"tn", m.tn}, {"fn", m.fn}};
     }
     j["pope"] = pope_json;
+    ojson lookup_json = ojson::object();
+    for (const auto& [task, m] : lookup) {
+        lookup_json[task] = {{"right", m.right_rate()}, {"another_shape", m.another_rate()}, {"questions", m.questions}};
+    }
+    j["lookup"] = lookup_json;
     j["chair"] = {{"chair_i", chair.chair_i()},
                   {"chair_s", chair.chair_s()},
                   {"captions", chair.captions},
@@ -246,11 +284,13 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
     };
 
     const std::vector<TestSample> vqa = read_test_set((test / "vqa.json").string(), false, options.limit);
+    const std::map<std::string, data::Scene> scenes = read_test_scenes(test);
     for (size_t i = 0; i < vqa.size(); ++i) {
         std::string answer = answerer.answer(vqa[i], options.answer_tokens);
         const bool ok = answer_matches(answer, vqa[i].answer);
         result.tasks[vqa[i].task.empty() ? "unknown" : vqa[i].task].add(ok);
         result.vqa_overall.add(ok);
+        add_lookup(result.lookup, scenes, vqa[i], answer);
         record("vqa", vqa[i], vqa[i].answer, std::move(answer), ok);
         progress("vqa", i + 1, vqa.size());
     }
@@ -317,6 +357,18 @@ std::string format_table(const std::vector<EvalResult>& results) {
         });
     }
     row("vqa overall acc %", [](const EvalResult& r) { return percent(r.vqa_overall.rate()); });
+    for (const char* task : {"color", "position"}) {
+        const std::string t = task;
+        if (std::none_of(results.begin(), results.end(), [&](const EvalResult& r) { return r.lookup.count(t) > 0; })) continue;
+        auto metric = [&](const std::string& what, double (LookupMetrics::*f)() const) {
+            row("lookup " + t + ", 2+ shapes: " + what + " %", [&](const EvalResult& r) {
+                const auto it = r.lookup.find(t);
+                return it == r.lookup.end() ? std::string("-") : percent((it->second.*f)());
+            });
+        };
+        metric("right", &LookupMetrics::right_rate);
+        metric("another shape's", &LookupMetrics::another_rate);
+    }
     for (const char* split : {"random", "popular", "adversarial"}) {
         const std::string s = split;
         auto metric = [&](const std::string& what, double (PopeMetrics::*f)() const) {

@@ -66,6 +66,20 @@ struct ChairMetrics {
     double chair_s() const { return captions > 0 ? static_cast<double>(hallucinated_captions) / captions : 0.0; }
 };
 
+// Colour and position questions about one shape of a scene that holds two or more: whether the
+// answer names the asked shape's attribute, or another shape's. A model that reads whichever
+// object it finds, not the one the question names, answers "another shape's" about as often as
+// "right" (with two shapes) instead of rarely: the lookup by name the relation questions need.
+struct LookupMetrics {
+    int64_t questions = 0;
+    int64_t right = 0;
+    int64_t another = 0;  // wrong, and the colour (position) of another shape in the scene
+    // `answer` and `truth` normalised; `attributes` the colour (position) names of the scene's shapes.
+    void add(const std::string& answer, const std::string& truth, const std::vector<std::string>& attributes);
+    double right_rate() const { return questions > 0 ? static_cast<double>(right) / questions : 0.0; }
+    double another_rate() const { return questions > 0 ? static_cast<double>(another) / questions : 0.0; }
+};
+
 // --- evaluating a model ---
 
 struct EvalOptions {
@@ -93,6 +107,8 @@ struct EvalResult {
     Accuracy vqa_overall;                    // all VQA samples together
     std::map<std::string, PopeMetrics> pope;  // per split: random, popular, adversarial
     ChairMetrics chair;
+    // "color", "position": from the world's test/scenes.jsonl; empty for a data folder without it.
+    std::map<std::string, LookupMetrics> lookup;
     models::ParameterCounts params;
     int64_t decode_tokens = 0;  // one-token forwards over every generation
     double decode_seconds = 0;
@@ -106,7 +122,8 @@ struct EvalResult {
 // "truth", "answer", "correct"}.
 std::string answers_jsonl(const EvalResult& result);
 
-// Scores `model` on world_dir/test. A missing set file is a data::DataError naming it.
+// Scores `model` on world_dir/test. A missing set file is a data::DataError naming it; the lookup
+// metrics need test/scenes.jsonl and are left out without it.
 EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok, const std::string& world_dir,
                     const EvalOptions& options, const std::string& name);
 

@@ -17,6 +17,7 @@
 #include "data/render.h"
 #include "data/rng.h"
 #include "data/scene.h"
+#include "data/scene_file.h"
 #include "nn/linear.h"
 #include "nn/optim.h"
 #include "trainer/progress.h"
@@ -69,37 +70,13 @@ LabelledImage labelled(const data::Scene& scene, data::ImageRgb image) {
     return out;
 }
 
-struct SceneFile {
-    std::string image_path;
-    data::Scene scene;
-};
-
 // Every scene of <split>/scenes.jsonl with its image's path; the images are read batch by batch.
-std::vector<SceneFile> read_split(const std::string& data_dir, const std::string& split) {
-    const std::string dir = (fs::path(data_dir) / split).string(), path = dir + "/scenes.jsonl";
-    std::ifstream in(path);
-    if (!in) {
-        throw data::DataError("[vision] " + path +
-                              ": cannot open (a world made by make_world has it; vision_steps=0 skips vision pretraining)");
-    }
-    std::vector<SceneFile> scenes;
-    std::string text;
-    for (int64_t line = 1; std::getline(in, text); ++line) {
-        if (text.empty()) continue;
-        const std::string where = path + ":" + std::to_string(line);
-        try {
-            const nlohmann::json j = nlohmann::json::parse(text);
-            scenes.push_back({(fs::path(dir) / j.at("image").get<std::string>()).string(),
-                              data::scene_from_json(j.at("scene"), where)});
-        } catch (const nlohmann::json::exception& e) {
-            throw data::JsonError("[vision] " + where + ": " + e.what());
-        }
-    }
-    if (scenes.empty()) throw data::DataError("[vision] " + path + ": no scenes");
-    return scenes;
+std::vector<data::SceneFile> read_split(const std::string& data_dir, const std::string& split) {
+    return data::read_scene_file((fs::path(data_dir) / split).string(), "vision",
+                                 "a world made by make_world has it; vision_steps=0 skips vision pretraining");
 }
 
-LabelledImage labelled(const SceneFile& f) { return labelled(f.scene, data::read_image(f.image_path)); }
+LabelledImage labelled(const data::SceneFile& f) { return labelled(f.scene, data::read_image(f.image_path)); }
 
 // The scene generator's settings of the world in <data_dir>, from its meta.json.
 struct WorldScenes {
@@ -212,7 +189,7 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     // The training images: the world's own (vision_scenes=train) or, drawn afresh each step by
     // the world's generator and settings, new scenes (vision_scenes=generated).
     const bool generated = o.vision_scenes == "generated";
-    const std::vector<SceneFile> train_scenes = generated ? std::vector<SceneFile>{} : read_split(o.data, "train");
+    const std::vector<data::SceneFile> train_scenes = generated ? std::vector<data::SceneFile>{} : read_split(o.data, "train");
     WorldScenes world = generated ? read_world_scenes(o.data) : WorldScenes{};
     if (generated && o.vision_text_percent >= 0) world.scene.text_percent = static_cast<int>(o.vision_text_percent);
     data::Rng scene_rng(o.seed ^ 0x5ce9e5ULL);
@@ -280,7 +257,7 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     // not" would already score about 75% on shape. Empty patches are scored on their own, and
     // characters over the slots of text objects.
     NoGradGuard no_grad;
-    const std::vector<SceneFile> test_scenes = read_split(o.data, "test");
+    const std::vector<data::SceneFile> test_scenes = read_split(o.data, "test");
     int64_t right[kAttributeCount] = {}, total[kAttributeCount] = {}, empty_right = 0, empty_total = 0;
     int64_t texts_right = 0, texts_total = 0;
     for (size_t first = 0; first < test_scenes.size(); first += B) {
