@@ -357,31 +357,26 @@ std::string format_table(const std::vector<EvalResult>& results) {
         });
     }
     row("vqa overall acc %", [](const EvalResult& r) { return percent(r.vqa_overall.rate()); });
-    for (const char* task : {"color", "position"}) {
-        const std::string t = task;
-        if (std::none_of(results.begin(), results.end(), [&](const EvalResult& r) { return r.lookup.count(t) > 0; })) continue;
-        auto metric = [&](const std::string& what, double (LookupMetrics::*f)() const) {
-            row("lookup " + t + ", 2+ shapes: " + what + " %", [&](const EvalResult& r) {
-                const auto it = r.lookup.find(t);
-                return it == r.lookup.end() ? std::string("-") : percent((it->second.*f)());
-            });
-        };
-        metric("right", &LookupMetrics::right_rate);
-        metric("another shape's", &LookupMetrics::another_rate);
+    // A row of one metric of one entry of a per-key map (r.*field)[key]; "-" where a result lacks the key.
+    auto keyed_row = [&](const std::string& label, auto field, const std::string& key, auto metric) {
+        row(label, [=](const EvalResult& r) {
+            const auto it = (r.*field).find(key);
+            return it == (r.*field).end() ? std::string("-") : percent((it->second.*metric)());
+        });
+    };
+    for (const std::string task : {"color", "position"}) {
+        if (std::none_of(results.begin(), results.end(), [&](const EvalResult& r) { return r.lookup.count(task) > 0; })) continue;
+        const std::string label = "lookup " + task + ", 2+ shapes: ";
+        keyed_row(label + "right %", &EvalResult::lookup, task, &LookupMetrics::right_rate);
+        keyed_row(label + "another shape's %", &EvalResult::lookup, task, &LookupMetrics::another_rate);
     }
-    for (const char* split : {"random", "popular", "adversarial"}) {
-        const std::string s = split;
-        auto metric = [&](const std::string& what, double (PopeMetrics::*f)() const) {
-            row("pope " + s + " " + what + " %", [&](const EvalResult& r) {
-                const auto it = r.pope.find(s);
-                return it == r.pope.end() ? std::string("-") : percent((it->second.*f)());
-            });
-        };
-        metric("acc", &PopeMetrics::accuracy);
-        metric("precision", &PopeMetrics::precision);
-        metric("recall", &PopeMetrics::recall);
-        metric("f1", &PopeMetrics::f1);
-        metric("yes-ratio", &PopeMetrics::yes_ratio);
+    for (const std::string split : {"random", "popular", "adversarial"}) {
+        const std::string label = "pope " + split + " ";
+        keyed_row(label + "acc %", &EvalResult::pope, split, &PopeMetrics::accuracy);
+        keyed_row(label + "precision %", &EvalResult::pope, split, &PopeMetrics::precision);
+        keyed_row(label + "recall %", &EvalResult::pope, split, &PopeMetrics::recall);
+        keyed_row(label + "f1 %", &EvalResult::pope, split, &PopeMetrics::f1);
+        keyed_row(label + "yes-ratio %", &EvalResult::pope, split, &PopeMetrics::yes_ratio);
     }
     row("chair_i %", [](const EvalResult& r) { return percent(r.chair.chair_i()); });
     row("chair_s %", [](const EvalResult& r) { return percent(r.chair.chair_s()); });
