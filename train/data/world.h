@@ -33,8 +33,9 @@ struct WorldConfig {
     int conversation_percent = 50;  // of the general samples: multi-turn rather than one caption
     int vqa_per_image = 2;
     // How often each task type comes up among the training VQA samples, as "relation=3,position=2"
-    // (types not named weigh 1; empty: all alike). The held-out questions stay even, so that
-    // per-type accuracies keep their meaning.
+    // (types not named weigh 1; empty: all alike). A slot whose type the scene cannot pose (text
+    // without a text object, relation with one shape) takes one of the others that every scene
+    // can. The held-out questions stay even, so that per-type accuracies keep their meaning.
     std::string task_weights;
     int64_t preference_pairs = 1000;
     int caption_pair_percent = 70;  // of the pairs: captions rather than short answers
