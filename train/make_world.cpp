@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     args.add("test_images", std::to_string(d.test_images), "held-out scenes for the test sets");
     args.add("image_size", std::to_string(d.image_size), "image width = height in pixels");
     args.add("max_objects", std::to_string(d.max_objects), "most shapes per scene (1-8)");
+    args.add("min_objects", std::to_string(d.min_objects), "fewest shapes per scene (1-max_objects)");
     args.add("text_percent", std::to_string(d.text_percent), "percent of scenes with a short text");
     args.add("general_per_image", std::to_string(d.general_per_image), "captions/conversations per training scene");
     args.add("conversation_percent", std::to_string(d.conversation_percent), "percent of general samples that are multi-turn");
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
         c.test_images = args.get_int("test_images", 0, kMany);
         c.image_size = static_cast<int>(args.get_int("image_size", 32, 4096));
         c.max_objects = static_cast<int>(args.get_int("max_objects", 1, 8));
+        c.min_objects = static_cast<int>(args.get_int("min_objects", 1, 8));
         c.text_percent = static_cast<int>(args.get_int("text_percent", 0, 100));
         c.general_per_image = static_cast<int>(args.get_int("general_per_image", 0, 1000));
         c.conversation_percent = static_cast<int>(args.get_int("conversation_percent", 0, 100));

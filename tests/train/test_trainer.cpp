@@ -488,8 +488,8 @@ TEST_F(Stages, VisionPretrainingOnGeneratedScenesLearnsAndRepeats) {
 
 // A stage on a folder without a world makes one with the world_* keys, and its tokenizer.
 TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
-    TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_text_percent=100",
-                                                   "world_task_weights=relation=2"});
+    TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_min_objects=2",
+                                                   "world_text_percent=100", "world_task_weights=relation=2"});
     o.data = dir_->str("fresh-world");
     o.tokenizer = o.data + "/tokenizer.json";
     o.teacher_steps = 1;
@@ -497,6 +497,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     const nlohmann::json meta = nlohmann::json::parse(read_text_file(o.data + "/meta.json"));
     EXPECT_EQ(meta["config"]["images"], 8);
     EXPECT_EQ(meta["config"]["max_objects"], 2);
+    EXPECT_EQ(meta["config"]["min_objects"], 2);
     EXPECT_EQ(meta["config"]["text_percent"], 100);
     EXPECT_EQ(meta["config"]["task_weights"]["relation"], 2);
     EXPECT_TRUE(std::filesystem::exists(o.tokenizer));
@@ -506,6 +507,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
         EXPECT_NE(line.find("\"shape\":\"text\""), std::string::npos) << line;
     EXPECT_EQ(lines, 8);
     EXPECT_THROW(options("teacher", "x", {"world_text_percent=101"}), data::ArgError);
+    EXPECT_THROW(options("teacher", "x", {"world_max_objects=2", "world_min_objects=3"}), data::ArgError);
     try {
         options("teacher", "x", {"world_task_weights=relaton=2"});
         ADD_FAILURE() << "an unknown task type was accepted";

@@ -170,6 +170,40 @@ TEST(World, TaskWeightsShiftTheTrainingMixAndLeaveTheTestSetEven) {
     EXPECT_EQ(read_json(even.path() / "meta.json")["config"]["task_weights"]["relation"], 1);
 }
 
+TEST(World, MinObjectsPutThatManyShapesInEveryScene) {
+    TempDir dir;
+    mod::data::WorldConfig c = small_world(dir.str(), 9);
+    c.min_objects = 2;
+    c.max_objects = 3;
+    c.images = 100;
+    c.test_images = 30;
+    c.preference_pairs = 0;
+    mod::data::write_world(c);
+    std::map<size_t, int> sizes;
+    for (const char* split : {"train", "test"}) {
+        std::ifstream in(dir.path() / split / "scenes.jsonl");
+        for (std::string line; std::getline(in, line);) {
+            const nlohmann::json record = nlohmann::json::parse(line);
+            size_t shapes = 0;
+            for (const auto& o : record["scene"]["objects"]) shapes += o["shape"] != "text";
+            ++sizes[shapes];
+        }
+    }
+    EXPECT_EQ(sizes.size(), 2u);  // 2 and 3, both drawn
+    EXPECT_GT(sizes[2], 0);
+    EXPECT_GT(sizes[3], 0);
+    EXPECT_EQ(read_json(dir.path() / "meta.json")["config"]["min_objects"], 2);
+    for (int bad : {0, 4}) {
+        c.min_objects = bad;
+        try {
+            mod::data::write_world(c);
+            ADD_FAILURE() << "min_objects " << bad << " was accepted";
+        } catch (const mod::data::DataError& e) {
+            EXPECT_NE(std::string(e.what()).find("min_objects"), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST(World, BadTaskWeightsAreNamed) {
     TempDir dir;
     mod::data::WorldConfig c = small_world(dir.str(), 5);

@@ -43,7 +43,7 @@ Scene generate_scene(Rng& rng, const SceneConfig& config) {
     scene.texture_seed = rng.next();
 
     const int max_objects = std::clamp(config.max_objects, 1, kGrid * kGrid - 1);
-    const int n_shapes = rng.range(1, max_objects);
+    const int n_shapes = rng.range(std::clamp(config.min_objects, 1, max_objects), max_objects);
     const bool with_text = rng.percent(config.text_percent);
 
     std::vector<int> cells(kGrid * kGrid);

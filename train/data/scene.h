@@ -44,6 +44,7 @@ struct Scene {
 struct SceneConfig {
     int max_objects = 6;    // 1..9 (one per cell)
     int text_percent = 25;  // share of scenes with one text object
+    int min_objects = 1;    // fewest shapes, 1..max_objects
 };
 
 // Shapes that tend to appear together: gives POPE's adversarial (co-occurring) negatives meaning.

@@ -36,6 +36,7 @@ void check_config(const WorldConfig& c) {
     if (c.images < 1 || c.test_images < 0) fail("images must be >= 1 and test_images >= 0");
     if (c.image_size < 32 || c.image_size > 4096) fail("image_size must be in [32, 4096]");
     if (c.max_objects < 1 || c.max_objects > 8) fail("max_objects must be in [1, 8]");
+    if (c.min_objects < 1 || c.min_objects > c.max_objects) fail("min_objects must be in [1, max_objects]");
     auto percent = [&](int p, const char* name) {
         if (p < 0 || p > 100) fail(std::string(name) + " must be in [0, 100]");
     };
@@ -126,7 +127,7 @@ std::string pad_index(int64_t i) {
 }
 
 void write_train(const WorldConfig& c, const fs::path& dir, ShapeStats& stats, WorldStats& counts) {
-    const SceneConfig scene_config{c.max_objects, c.text_percent};
+    const SceneConfig scene_config{c.max_objects, c.text_percent, c.min_objects};
     std::ofstream scenes(dir / "scenes.jsonl", std::ios::binary);
     if (!scenes) throw DataError("[make_world] " + (dir / "scenes.jsonl").string() + ": cannot create");
     JsonArrayWriter general((dir / "general.json").string());
@@ -170,7 +171,7 @@ void write_train(const WorldConfig& c, const fs::path& dir, ShapeStats& stats, W
 }
 
 void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& stats, WorldStats& counts) {
-    const SceneConfig scene_config{c.max_objects, c.text_percent};
+    const SceneConfig scene_config{c.max_objects, c.text_percent, c.min_objects};
     std::ofstream scenes(dir / "scenes.jsonl", std::ios::binary);
     if (!scenes) throw DataError("[make_world] " + (dir / "scenes.jsonl").string() + ": cannot create");
     JsonArrayWriter vqa((dir / "vqa.json").string());
@@ -232,6 +233,7 @@ void write_meta(const WorldConfig& c, const WorldStats& s, const fs::path& out) 
                  {"test_images", c.test_images},
                  {"image_size", c.image_size},
                  {"max_objects", c.max_objects},
+                 {"min_objects", c.min_objects},
                  {"text_percent", c.text_percent},
                  {"general_per_image", c.general_per_image},
                  {"conversation_percent", c.conversation_percent},

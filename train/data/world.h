@@ -28,6 +28,7 @@ struct WorldConfig {
     int64_t test_images = 200;    // held-out scenes
     int image_size = 64;
     int max_objects = 6;
+    int min_objects = 1;          // fewest shapes per scene (2: every scene can pose a relation)
     int text_percent = 25;        // scenes with a text object
     int general_per_image = 1;    // captions or conversations per training scene
     int conversation_percent = 50;  // of the general samples: multi-turn rather than one caption

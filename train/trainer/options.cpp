@@ -23,6 +23,7 @@ void declare(data::KeyValueArgs& a) {
     a.add("data", "data/world", "world folder; generated on first use (see the world_ keys)");
     a.add("world_images", "2000", "training scenes of a world generated on first use");
     a.add("world_max_objects", "6", "most shapes per scene of a world generated on first use (1-8)");
+    a.add("world_min_objects", "1", "fewest shapes per scene of a world generated on first use (1-world_max_objects)");
     a.add("world_text_percent", std::to_string(data::WorldConfig{}.text_percent),
           "percent of the scenes with a text, in a world generated on first use");
     a.add("world_task_weights", "", "how often each task type comes up in the training VQA of a world generated on first use, e.g. relation=3 (others 1)");
@@ -211,6 +212,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.stop_after = a.get_int("stop_after", 0, int64_t(1) << 40);
     o.world_images = a.get_int("world_images", 1, int64_t(1) << 40);
     o.world_max_objects = a.get_int("world_max_objects", 1, 8);
+    o.world_min_objects = a.get_int("world_min_objects", 1, o.world_max_objects);
     o.world_text_percent = a.get_int("world_text_percent", 0, 100);
     o.world_task_weights = a.get("world_task_weights");
     try {

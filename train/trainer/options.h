@@ -57,6 +57,7 @@ struct TrainOptions {
     int64_t stop_after = 0;
     int64_t world_images = 0;       // the world made on first use: training scenes
     int64_t world_max_objects = 0;  // and the most shapes per scene
+    int64_t world_min_objects = 1;  // and the fewest
     int64_t world_text_percent = 0; // and the share of scenes with a text
     std::string world_task_weights; // and how often each task type comes up in its training VQA
     double lr = 0, warmup_ratio = 0, weight_decay = 0, clip = 0, tau = 1, beta = 0.1;

@@ -36,6 +36,7 @@ Setup prepare(const TrainOptions& o) {
     world.seed = o.seed;
     world.images = o.world_images;
     world.max_objects = static_cast<int>(o.world_max_objects);
+    world.min_objects = static_cast<int>(o.world_min_objects);
     world.text_percent = static_cast<int>(o.world_text_percent);
     world.task_weights = o.world_task_weights;
     ensure_world(world);

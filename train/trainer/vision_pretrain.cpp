@@ -92,13 +92,16 @@ WorldScenes read_world_scenes(const std::string& data_dir) {
         const nlohmann::json c = nlohmann::json::parse(in).at("config");
         WorldScenes w;
         w.scene.max_objects = c.at("max_objects").get<int>();
+        w.scene.min_objects = c.value("min_objects", 1);  // worlds made before min_objects had 1
         w.scene.text_percent = c.at("text_percent").get<int>();
         w.image_size = c.at("image_size").get<int>();
-        if (w.image_size < 32 || w.scene.max_objects < 1 || w.scene.text_percent < 0 || w.scene.text_percent > 100)
+        if (w.image_size < 32 || w.scene.max_objects < 1 || w.scene.min_objects < 1 ||
+            w.scene.min_objects > w.scene.max_objects || w.scene.text_percent < 0 || w.scene.text_percent > 100)
             throw data::DataError("[vision] " + path + ": config image_size " + std::to_string(w.image_size) +
-                                  ", max_objects " + std::to_string(w.scene.max_objects) + ", text_percent " +
+                                  ", max_objects " + std::to_string(w.scene.max_objects) + ", min_objects " +
+                                  std::to_string(w.scene.min_objects) + ", text_percent " +
                                   std::to_string(w.scene.text_percent) +
-                                  " out of range (image_size >= 32, max_objects >= 1, text_percent 0-100)");
+                                  " out of range (image_size >= 32, 1 <= min_objects <= max_objects, text_percent 0-100)");
         return w;
     } catch (const nlohmann::json::exception& e) {
         throw data::JsonError("[vision] " + path + ": " + e.what());
