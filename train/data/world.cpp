@@ -30,7 +30,8 @@ using ojson = nlohmann::ordered_json;
 // Independent random streams, so that changing one part of the mix leaves the others unchanged.
 enum Stream : uint64_t { kTrainScene = 1, kTestScene, kGeneral, kVqa, kPreference, kTestVqa, kPope };
 
-void check_config(const WorldConfig& c) {
+// Checks every field; returns the parsed task weights, which the training pass and meta.json use.
+std::vector<int> check_config(const WorldConfig& c) {
     auto fail = [](const std::string& what) { throw DataError("[make_world] " + what); };
     if (c.out.empty()) fail("out= is required");
     if (c.images < 1 || c.test_images < 0) fail("images must be >= 1 and test_images >= 0");
@@ -49,9 +50,9 @@ void check_config(const WorldConfig& c) {
     }
     if (c.images_per_folder < 1) fail("images_per_folder must be >= 1");
     try {
-        parse_task_weights(c.task_weights);
+        return parse_task_weights(c.task_weights);
     } catch (const DataError& e) {
-        fail(e.what());
+        throw DataError(std::string("[make_world] ") + e.what());
     }
 }
 
@@ -126,14 +127,15 @@ std::string pad_index(int64_t i) {
     return buf;
 }
 
-void write_train(const WorldConfig& c, const fs::path& dir, ShapeStats& stats, WorldStats& counts) {
+void write_train(const WorldConfig& c, const std::vector<int>& task_weights, const fs::path& dir, ShapeStats& stats,
+                 WorldStats& counts) {
     const SceneConfig scene_config{c.max_objects, c.text_percent, c.min_objects};
     std::ofstream scenes(dir / "scenes.jsonl", std::ios::binary);
     if (!scenes) throw DataError("[make_world] " + (dir / "scenes.jsonl").string() + ": cannot create");
     JsonArrayWriter general((dir / "general.json").string());
     JsonArrayWriter multitask((dir / "multitask.json").string());
     JsonArrayWriter preference((dir / "preference.json").string());
-    const std::vector<std::string> cycle = task_cycle(parse_task_weights(c.task_weights));
+    const std::vector<std::string> cycle = task_cycle(task_weights);
     for (int64_t i = 0; i < c.images; ++i) {
         Rng scene_rng = Rng::derive(c.seed, kTrainScene, static_cast<uint64_t>(i));
         const Scene scene = generate_scene(scene_rng, scene_config);
@@ -224,10 +226,9 @@ void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& sta
     }
 }
 
-void write_meta(const WorldConfig& c, const WorldStats& s, const fs::path& out) {
+void write_meta(const WorldConfig& c, const std::vector<int>& task_weights, const WorldStats& s, const fs::path& out) {
     ojson weights = ojson::object();
-    const std::vector<int> w = parse_task_weights(c.task_weights);
-    for (size_t t = 0; t < w.size(); ++t) weights[vqa_task_names()[t]] = w[t];
+    for (size_t t = 0; t < task_weights.size(); ++t) weights[vqa_task_names()[t]] = task_weights[t];
     ojson config{{"seed", c.seed},
                  {"images", c.images},
                  {"test_images", c.test_images},
@@ -254,7 +255,7 @@ void write_meta(const WorldConfig& c, const WorldStats& s, const fs::path& out) 
 }  // namespace
 
 WorldStats write_world(const WorldConfig& config) {
-    check_config(config);
+    const std::vector<int> task_weights = check_config(config);
     const fs::path out(config.out);
     std::error_code ec;
     fs::create_directories(out / "train", ec);
@@ -262,9 +263,9 @@ WorldStats write_world(const WorldConfig& config) {
     if (ec) throw DataError("[make_world] " + out.string() + ": cannot create folder: " + ec.message());
     WorldStats stats;
     ShapeStats shape_stats;
-    write_train(config, out / "train", shape_stats, stats);
+    write_train(config, task_weights, out / "train", shape_stats, stats);
     write_test(config, out / "test", shape_stats, stats);
-    write_meta(config, stats, out);
+    write_meta(config, task_weights, stats, out);
     return stats;
 }
 
@@ -282,7 +283,11 @@ std::vector<int> parse_task_weights(const std::string& spec) {
         if (eq == std::string::npos) fail("\"" + item + "\" is not task=weight");
         const std::string task = item.substr(0, eq), value = item.substr(eq + 1);
         const auto it = std::find(tasks.begin(), tasks.end(), task);
-        if (it == tasks.end()) fail("unknown task type \"" + task + "\" (color, shape, count, position, relation, text, existence)");
+        if (it == tasks.end()) {
+            std::string known;
+            for (const std::string& t : tasks) known += (known.empty() ? "" : ", ") + t;
+            fail("unknown task type \"" + task + "\" (" + known + ")");
+        }
         const bool digits = !value.empty() && value.size() <= 3 &&
                             std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
         if (!digits || std::stoi(value) > 100) fail("the weight of " + task + " must be a whole number 0-100");
