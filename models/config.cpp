@@ -196,8 +196,8 @@ json moe_json(const MoeConfig& c) {
 
 }  // namespace
 
-MllmConfig ModelFamilyConfig::student_mllm(bool sparse) const { return {vision, student, moe, sparse, 0}; }
-MllmConfig ModelFamilyConfig::teacher_mllm() const { return {vision, teacher, MoeConfig{}, false, 0}; }
+MllmConfig ModelFamilyConfig::student_mllm(bool sparse) const { return {vision, student, moe, sparse, 0, false}; }
+MllmConfig ModelFamilyConfig::teacher_mllm() const { return {vision, teacher, MoeConfig{}, false, 0, false}; }
 
 ModelFamilyConfig parse_family_config(const std::string& text, const std::string& source) {
     json j = parse_json(text, source);
@@ -231,6 +231,7 @@ MllmConfig parse_mllm_config(const std::string& text, const std::string& source)
     const json* moe = r.object("moe");
     r.get("sparse", c.sparse);
     r.get("image_token_id", c.image_token_id);
+    r.get("image_after_question", c.image_after_question);
     r.finish();
     MOD_CHECK(vision && lm, ValueError, "config", source, ": the keys 'vision' and 'lm' expected");
     c.vision = read_vision(*vision, source + ": vision");
@@ -246,7 +247,8 @@ std::string mllm_config_to_json(const MllmConfig& c) {
               {"lm", lm_json(c.lm)},
               {"moe", moe_json(c.moe)},
               {"sparse", c.sparse},
-              {"image_token_id", c.image_token_id}};
+              {"image_token_id", c.image_token_id},
+              {"image_after_question", c.image_after_question}};
     return j.dump(2) + "\n";
 }
 

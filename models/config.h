@@ -61,6 +61,9 @@ struct MllmConfig {
     MoeConfig moe;
     bool sparse = false;           // true once upcycled: the MoE layers exist
     int64_t image_token_id = 0;    // the id that marks image positions in input_ids
+    // The prompt order it was trained with: the image after the first question's first line
+    // rather than before it (data::with_image_tag); chat_mod asks in the same order.
+    bool image_after_question = false;
 };
 
 // A config file as the configs/ folder holds them: the shared vision encoder, the two LMs

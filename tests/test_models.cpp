@@ -83,6 +83,11 @@ TEST(Config, UnknownKeysAndBadJsonAreNamed) {
     EXPECT_TRUE(m.sparse);
     EXPECT_EQ(m.lm.hidden_size, 512);
     EXPECT_EQ(m.moe.layers, (std::vector<int64_t>{0, 2, 4, 6}));
+    EXPECT_FALSE(m.image_after_question);
+    MllmConfig after = m;
+    after.image_after_question = true;
+    EXPECT_TRUE(parse_mllm_config(mllm_config_to_json(after), "rt").image_after_question);
+    EXPECT_THROW(parse_mllm_config(R"({"vision": {}, "lm": {}, "image_after_question": "yes"})", "bad"), ValueError);
 }
 
 struct TinyMllm {

@@ -15,6 +15,7 @@
 
 #include "core/runtime.h"
 #include "data/args.h"
+#include "data/conversation.h"
 #include "data/errors.h"
 #include "trainer/checkpoint.h"
 #include "trainer/options.h"
@@ -84,8 +85,9 @@ int main(int argc, char** argv) {
 
         std::vector<mod::data::Message> messages;
         auto ask = [&](const std::string& question) {
-            // The image goes with the first question, where training data puts it.
-            messages.push_back({mod::data::Role::human, messages.empty() ? "<image>\n" + question : question});
+            // The image goes with the first question, where the model's training data put it.
+            const bool after = loaded.model->config.image_after_question;
+            messages.push_back({mod::data::Role::human, messages.empty() ? mod::data::with_image_tag(question, after) : question});
             options.seed = seed + messages.size() / 2;  // a fresh random stream per turn, reproducible
             messages.push_back({mod::data::Role::gpt, answer(loaded, messages, pixels, options)});
         };

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
     args.add("test_vqa_per_image", std::to_string(d.test_vqa_per_image), "held-out VQA questions per test scene");
     args.add("pope_per_side", std::to_string(d.pope_per_side), "POPE yes (and as many no) probes per test scene and strategy");
     args.add("images_per_folder", std::to_string(d.images_per_folder), "PNG files per sub-folder");
+    args.add("image_after_question", d.image_after_question ? "true" : "false",
+             "put the image after each first question's first line rather than before it");
     try {
         if (!args.parse(argc, argv)) {
             std::fputs(args.help().c_str(), stdout);
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
         c.test_vqa_per_image = static_cast<int>(args.get_int("test_vqa_per_image", 0, 1000));
         c.pope_per_side = static_cast<int>(args.get_int("pope_per_side", 0, 7));
         c.images_per_folder = args.get_int("images_per_folder", 1, kMany);
+        c.image_after_question = args.get_bool("image_after_question");
         const mod::data::WorldStats s = mod::data::write_world(c);
         std::printf("make_world: wrote %s: %lld general, %lld multitask, %lld preference, %lld test vqa, %lld pope, %lld chair\n",
                     c.out.c_str(), static_cast<long long>(s.general), static_cast<long long>(s.multitask),

@@ -84,6 +84,15 @@ TEST(LoadConversations, ImageWithoutTagGetsOneFirst) {
     EXPECT_EQ(mod::data::load_conversations({path}, {})[0].messages[0].value, "<image>\nQ");
 }
 
+TEST(ImageTag, BeforeTheQuestionOrAfterItsFirstLine) {
+    using mod::data::with_image_tag;
+    EXPECT_EQ(with_image_tag("What color is the star?", false), "<image>\nWhat color is the star?");
+    EXPECT_EQ(with_image_tag("What color is the star?", true), "What color is the star?\n<image>");
+    EXPECT_EQ(with_image_tag("Is it red?\nAnswer briefly.", false), "<image>\nIs it red?\nAnswer briefly.");
+    EXPECT_EQ(with_image_tag("Is it red?\nAnswer briefly.", true), "Is it red?\n<image>\nAnswer briefly.");
+    EXPECT_EQ(with_image_tag("", true), "\n<image>");
+}
+
 TEST(LoadConversations, TaskFilterKeepsOnlyTheNamedTypes) {
     TempDir dir;
     write_small_world(dir);

@@ -17,12 +17,15 @@
 #include "core/softmax.h"
 #include "data/errors.h"
 #include "data/world.h"
+#include "models/config.h"
+#include "bytes_tokenizer.h"
 #include "temp_dir.h"
 #include "trainer/checkpoint.h"
 #include "trainer/losses.h"
 #include "trainer/progress.h"
 #include "trainer/stages.h"
 #include "trainer/vision_pretrain.h"
+#include "trainer/workspace.h"
 
 namespace mod::train {
 namespace {
@@ -489,7 +492,8 @@ TEST_F(Stages, VisionPretrainingOnGeneratedScenesLearnsAndRepeats) {
 // A stage on a folder without a world makes one with the world_* keys, and its tokenizer.
 TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_min_objects=2",
-                                                   "world_text_percent=100", "world_task_weights=relation=2"});
+                                                   "world_text_percent=100", "world_task_weights=relation=2",
+                                                   "world_image_after_question=true"});
     o.data = dir_->str("fresh-world");
     o.tokenizer = o.data + "/tokenizer.json";
     o.teacher_steps = 1;
@@ -500,12 +504,29 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_EQ(meta["config"]["min_objects"], 2);
     EXPECT_EQ(meta["config"]["text_percent"], 100);
     EXPECT_EQ(meta["config"]["task_weights"]["relation"], 2);
+    EXPECT_EQ(meta["config"]["image_after_question"], true);
+    // The model keeps the world's prompt order, for chat_mod.
+    EXPECT_TRUE(models::load_mllm_config(o.out + "/final/config.json").image_after_question);
     EXPECT_TRUE(std::filesystem::exists(o.tokenizer));
     std::istringstream scenes(read_text_file(o.data + "/train/scenes.jsonl"));
     int lines = 0;
     for (std::string line; std::getline(scenes, line); ++lines)
         EXPECT_NE(line.find("\"shape\":\"text\""), std::string::npos) << line;
     EXPECT_EQ(lines, 8);
+    // An existing world is used as it was made, and a world_ key that asks otherwise is named.
+    TrainOptions again = options("teacher", "fresh-run-2", {"world_images=9", "world_max_objects=2",
+                                                           "world_min_objects=2", "world_text_percent=100"});
+    again.data = o.data;
+    again.tokenizer = o.tokenizer;
+    again.teacher_steps = 1;
+    testing::internal::CaptureStderr();
+    const bool ran = run_stage(again);
+    const std::string said = testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(ran);
+    EXPECT_NE(said.find("images 8 (asked 9)"), std::string::npos) << said;
+    EXPECT_NE(said.find("image_after_question true (asked false)"), std::string::npos) << said;
+    EXPECT_EQ(said.find("max_objects"), std::string::npos) << said;
+    EXPECT_TRUE(models::load_mllm_config(again.out + "/final/config.json").image_after_question);
     EXPECT_THROW(options("teacher", "x", {"world_text_percent=101"}), data::ArgError);
     EXPECT_THROW(options("teacher", "x", {"world_max_objects=2", "world_min_objects=3"}), data::ArgError);
     try {
@@ -513,6 +534,31 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
         ADD_FAILURE() << "an unknown task type was accepted";
     } catch (const data::ArgError& e) {
         EXPECT_NE(std::string(e.what()).find("world_task_weights \"relaton=2\": unknown task type"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Workspace, ModelConfigTakesThePromptOrderOfTheWorld) {
+    test::TempDir dir;
+    const text::Tokenizer tok = test::bytes_tokenizer();
+    const models::MllmConfig family =
+        models::load_family_config(std::string(MOD_SOURCE_DIR) + "/configs/tiny.json").student_mllm(false);
+    EXPECT_FALSE(for_data(family, tok, dir.str()).image_after_question);  // no meta.json: data make_world did not write
+    EXPECT_EQ(for_data(family, tok, dir.str()).image_token_id, 257);
+    auto meta = [&](const std::string& config) {
+        std::ofstream(dir.str("meta.json")) << R"({"format": "llava-mod world 1", "config": )" << config << "}";
+    };
+    meta(R"({"images": 4})");  // a world made before the key: the image first
+    EXPECT_FALSE(for_data(family, tok, dir.str()).image_after_question);
+    meta(R"({"image_after_question": true})");
+    EXPECT_TRUE(for_data(family, tok, dir.str()).image_after_question);
+    for (const char* bad : {R"({"image_after_question": "yes"})", "[1]", R"({"images": )"}) {
+        meta(bad);
+        try {
+            for_data(family, tok, dir.str());
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const data::JsonError& e) {
+            EXPECT_NE(std::string(e.what()).find(dir.str("meta.json")), std::string::npos) << e.what();
+        }
     }
 }
 

@@ -204,6 +204,58 @@ TEST(World, MinObjectsPutThatManyShapesInEveryScene) {
     }
 }
 
+// The first human turn of every file, in order: the conversations' (chosen and rejected for
+// pairs) and chair.json's prompts.
+std::vector<std::string> first_turns(const fs::path& world) {
+    std::vector<std::string> out;
+    for (const char* file : {"train/general.json", "train/multitask.json", "train/preference.json", "test/vqa.json",
+                             "test/pope_random.json", "test/pope_popular.json", "test/pope_adversarial.json"}) {
+        for (const auto& sample : read_json(world / file)) {
+            for (const char* key : {"conversations", "chosen", "rejected"}) {
+                if (sample.contains(key)) out.push_back(sample[key][0]["value"]);
+            }
+        }
+    }
+    for (const auto& sample : read_json(world / "test/chair.json")) out.push_back(sample["prompt"]);
+    return out;
+}
+
+TEST(World, ImageAfterQuestionMovesTheTagAndNothingElse) {
+    TempDir before, after;
+    mod::data::WorldConfig c = small_world(before.str(), 4);
+    c.images = 120;
+    c.test_images = 20;
+    c.preference_pairs = 120;
+    mod::data::write_world(c);
+    c.out = after.str();
+    c.image_after_question = true;
+    mod::data::write_world(c);
+    const std::vector<std::string> a = first_turns(before.path()), b = first_turns(after.path());
+    ASSERT_EQ(a.size(), b.size());
+    ASSERT_GT(a.size(), 600u);
+    const std::string tag = "<image>\n";
+    for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a[i].rfind(tag, 0), 0u) << a[i];
+        // "<image>\nQ\nsuffix" becomes "Q\n<image>\nsuffix"; "<image>\nQ" becomes "Q\n<image>".
+        const std::string question = a[i].substr(tag.size());
+        const size_t line_end = question.find('\n');
+        const std::string expected = line_end == std::string::npos
+                                         ? question + "\n<image>"
+                                         : question.substr(0, line_end) + "\n<image>" + question.substr(line_end);
+        EXPECT_EQ(b[i], expected);
+    }
+    // The answers, scenes and images are those of the world with the image first.
+    auto answers = [](const fs::path& file) {
+        std::vector<std::string> out;
+        for (const auto& sample : read_json(file)) out.push_back(sample["conversations"].back()["value"]);
+        return out;
+    };
+    EXPECT_EQ(answers(before.path() / "test/vqa.json"), answers(after.path() / "test/vqa.json"));
+    EXPECT_EQ(hash_tree(before.path() / "train/images"), hash_tree(after.path() / "train/images"));
+    EXPECT_EQ(read_json(after.path() / "meta.json")["config"]["image_after_question"], true);
+    EXPECT_EQ(read_json(before.path() / "meta.json")["config"]["image_after_question"], false);
+}
+
 TEST(World, BadTaskWeightsAreNamed) {
     TempDir dir;
     mod::data::WorldConfig c = small_world(dir.str(), 5);

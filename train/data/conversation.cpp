@@ -134,6 +134,13 @@ std::vector<Sample> load_all(const std::vector<std::string>& files, SampleKind k
 
 const char* role_name(Role r) { return r == Role::human ? "human" : "gpt"; }
 
+std::string with_image_tag(const std::string& question, bool after_question) {
+    if (!after_question) return std::string(kImageTag) + "\n" + question;
+    const size_t line_end = question.find('\n');
+    if (line_end == std::string::npos) return question + "\n" + kImageTag;
+    return question.substr(0, line_end) + "\n" + kImageTag + question.substr(line_end);
+}
+
 void validate_messages(const std::vector<Message>& messages, bool has_image) {
     if (messages.empty()) throw JsonError("empty conversation");
     size_t tags = 0;

@@ -69,6 +69,14 @@ Sample sample_from_element(const std::string& file, SampleKind kind, const LoadO
 // the reason (without file position).
 void validate_messages(const std::vector<Message>& messages, bool has_image);
 
+// The first human turn about an image: "<image>\n" + question, LLaVA's usual order, or with
+// after_question the question's first line, the tag, then the rest ("Q\n<image>\nsuffix").
+// After the question, the image positions can attend to the words that name what is asked
+// about (attention is causal), so each can mark whether it shows that shape; the answer then
+// only has to find the marked position. Before it, the answer itself must match the named
+// shape against every image position, which a small model did not learn (docs/RESULTS.md).
+std::string with_image_tag(const std::string& question, bool after_question);
+
 const char* role_name(Role r);
 
 }  // namespace mod::data

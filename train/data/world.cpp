@@ -2,6 +2,7 @@
 // statistics), then one pass over the held-out scenes (image, truth, eval sets).
 #include "data/world.h"
 
+#include "data/conversation.h"
 #include "data/describe.h"
 #include "data/errors.h"
 #include "data/image_io.h"
@@ -80,7 +81,7 @@ ojson general_sample(const Scene& scene, const std::string& id, const std::strin
                      Rng& rng) {
     ojson convs = ojson::array();
     if (!rng.percent(c.conversation_percent)) {
-        convs.push_back(turn("human", "<image>\n" + rng.pick(describe_prompts())));
+        convs.push_back(turn("human", with_image_tag(rng.pick(describe_prompts()), c.image_after_question)));
         convs.push_back(turn("gpt", caption(scene)));
     } else {
         const int turns = rng.range(2, 3);
@@ -88,7 +89,7 @@ ojson general_sample(const Scene& scene, const std::string& id, const std::strin
             const bool describe = t == 0 ? rng.percent(50) : false;
             const QA qa = describe ? QA{"general", rng.pick(describe_prompts()), caption(scene)}
                                    : make_general_turn(scene, rng);
-            convs.push_back(turn("human", (t == 0 ? "<image>\n" : "") + qa.question));
+            convs.push_back(turn("human", t == 0 ? with_image_tag(qa.question, c.image_after_question) : qa.question));
             convs.push_back(turn("gpt", qa.answer));
         }
     }
@@ -96,10 +97,10 @@ ojson general_sample(const Scene& scene, const std::string& id, const std::strin
 }
 
 ojson vqa_sample(const Scene& scene, const std::string& id, const std::string& image, const std::string& task,
-                 Rng& rng) {
+                 const WorldConfig& c, Rng& rng) {
     const QA qa = make_vqa(scene, task, rng);
     ojson convs = ojson::array();
-    convs.push_back(turn("human", "<image>\n" + qa.question + "\n" + kShortAnswerSuffix));
+    convs.push_back(turn("human", with_image_tag(qa.question + "\n" + kShortAnswerSuffix, c.image_after_question)));
     convs.push_back(turn("gpt", qa.answer));
     return ojson{{"id", id}, {"image", image}, {"conversations", convs}, {"task", qa.task}};
 }
@@ -150,13 +151,13 @@ void write_train(const WorldConfig& c, const std::vector<int>& task_weights, con
         Rng vqa_rng = Rng::derive(c.seed, kVqa, static_cast<uint64_t>(i));
         for (int k = 0; k < c.vqa_per_image; ++k) {
             const std::string task = pick_task(scene, cycle, i * c.vqa_per_image + k, vqa_rng);
-            multitask.add(vqa_sample(scene, stem + "-v" + std::to_string(k), image, task, vqa_rng));
+            multitask.add(vqa_sample(scene, stem + "-v" + std::to_string(k), image, task, c, vqa_rng));
         }
         // Pairs are spread over the scenes: scene i gets pairs i, i + images, i + 2 images, ...
         Rng pref_rng = Rng::derive(c.seed, kPreference, static_cast<uint64_t>(i));
         for (int64_t p = i; p < c.preference_pairs; p += c.images) {
             const PreferencePair pair = make_preference_pair(scene, c.caption_pair_percent, pref_rng);
-            const ojson human = turn("human", "<image>\n" + pair.question);
+            const ojson human = turn("human", with_image_tag(pair.question, c.image_after_question));
             preference.add(ojson{{"id", "pref-" + pad_index(p)},
                                  {"image", image},
                                  {"chosen", ojson::array({human, turn("gpt", pair.chosen)})},
@@ -192,14 +193,15 @@ void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& sta
         Rng vqa_rng = Rng::derive(c.seed, kTestVqa, static_cast<uint64_t>(i));
         for (int k = 0; k < c.test_vqa_per_image; ++k) {
             const std::string task = pick_task(scene, even, i * c.test_vqa_per_image + k, vqa_rng);
-            vqa.add(vqa_sample(scene, stem + "-v" + std::to_string(k), image, task, vqa_rng));
+            vqa.add(vqa_sample(scene, stem + "-v" + std::to_string(k), image, task, c, vqa_rng));
         }
         Rng pope_rng = Rng::derive(c.seed, kPope, static_cast<uint64_t>(i));
         for (const std::string& strategy : pope_strategies()) {
             int k = 0;
             for (const PopeProbe& probe : make_pope_probes(scene, stats, strategy, c.pope_per_side, pope_rng)) {
                 ojson convs = ojson::array();
-                convs.push_back(turn("human", "<image>\n" + pope_question(probe.shape) + "\n" + kShortAnswerSuffix));
+                convs.push_back(turn("human", with_image_tag(pope_question(probe.shape) + "\n" + kShortAnswerSuffix,
+                                                             c.image_after_question)));
                 convs.push_back(turn("gpt", probe.present ? "yes" : "no"));
                 pope[strategy]->add(ojson{{"id", "pope-" + strategy + "-" + pad_index(i) + "-" + std::to_string(k++)},
                                           {"image", image},
@@ -212,7 +214,7 @@ void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& sta
         for (const Object* o : shape_objects(scene)) objects.push_back(shape_name(o->shape));
         chair.add(ojson{{"id", stem + "-c"},
                         {"image", image},
-                        {"prompt", "<image>\n" + describe_prompts()[0]},
+                        {"prompt", with_image_tag(describe_prompts()[0], c.image_after_question)},
                         {"objects", objects},
                         {"scene", scene_to_json(scene)}});
     }
@@ -244,7 +246,8 @@ void write_meta(const WorldConfig& c, const std::vector<int>& task_weights, cons
                  {"caption_pair_percent", c.caption_pair_percent},
                  {"test_vqa_per_image", c.test_vqa_per_image},
                  {"pope_per_side", c.pope_per_side},
-                 {"images_per_folder", c.images_per_folder}};
+                 {"images_per_folder", c.images_per_folder},
+                 {"image_after_question", c.image_after_question}};
     ojson counts{{"general", s.general},   {"multitask", s.multitask}, {"preference", s.preference},
                  {"test_vqa", s.test_vqa}, {"pope", s.pope},           {"chair", s.chair}};
     std::ofstream f(out / "meta.json", std::ios::binary);

@@ -43,6 +43,10 @@ struct WorldConfig {
     int test_vqa_per_image = 3;
     int pope_per_side = 3;        // present (and as many absent) shapes probed per test scene
     int64_t images_per_folder = 1000;
+    // Where the first question of every sample puts the image: after its first line rather than
+    // before it (data::with_image_tag). meta.json records it; train_mod hands it to the models
+    // it makes, so that chat_mod asks in the same order.
+    bool image_after_question = false;
 };
 
 struct WorldStats {

@@ -27,6 +27,8 @@ void declare(data::KeyValueArgs& a) {
     a.add("world_text_percent", std::to_string(data::WorldConfig{}.text_percent),
           "percent of the scenes with a text, in a world generated on first use");
     a.add("world_task_weights", "", "how often each task type comes up in the training VQA of a world generated on first use, e.g. relation=3 (others 1)");
+    a.add("world_image_after_question", "false",
+          "put the image after each first question rather than before it, in a world generated on first use");
     a.add("tokenizer", "", "tokenizer.json; default <data>/tokenizer.json, trained on the world on first use");
     a.add("out", "", "run folder; default runs/<stage>");
     a.add("teacher", "runs/teacher", "teacher run or model folder (made by stage=teacher when missing)");
@@ -215,6 +217,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.world_min_objects = a.get_int("world_min_objects", 1, o.world_max_objects);
     o.world_text_percent = a.get_int("world_text_percent", 0, 100);
     o.world_task_weights = a.get("world_task_weights");
+    o.world_image_after_question = a.get_bool("world_image_after_question");
     try {
         data::parse_task_weights(o.world_task_weights);
     } catch (const data::DataError& e) {

@@ -39,6 +39,7 @@ Setup prepare(const TrainOptions& o) {
     world.min_objects = static_cast<int>(o.world_min_objects);
     world.text_percent = static_cast<int>(o.world_text_percent);
     world.task_weights = o.world_task_weights;
+    world.image_after_question = o.world_image_after_question;
     ensure_world(world);
     text::Tokenizer tok = ensure_tokenizer(o.tokenizer, o.data, std::min(o.family.student.vocab_size, o.family.teacher.vocab_size));
     fs::create_directories(o.out);
@@ -151,7 +152,7 @@ void read_first_parts(Job& job, const TrainOptions& o, const std::vector<FirstPa
 bool run_teacher(const TrainOptions& o) {
     Setup s = prepare(o);
     Generator gen(o.seed);
-    models::LlavaModel teacher(with_tokenizer(o.family.teacher_mllm(), s.tok), gen);
+    models::LlavaModel teacher(for_data(o.family.teacher_mllm(), s.tok, o.data), gen);
     place(teacher, o);
     // A resumed SFT has the pretrained encoder and projector in its checkpoint already. Both
     // stay frozen through the SFT, as LLaVA keeps its CLIP encoder: trained on through the
@@ -181,7 +182,7 @@ bool run_align(const TrainOptions& o) {
     Setup s = prepare(o);
     auto teacher = load_frozen_teacher(o);
     Generator gen(o.seed);
-    models::LlavaModel student(with_tokenizer(o.family.student_mllm(false), s.tok), gen,
+    models::LlavaModel student(for_data(o.family.student_mllm(false), s.tok, o.data), gen,
                                teacher->model->vision_tower->vision_tower);
     place(student, o);
     freeze_all(student);
@@ -203,7 +204,7 @@ bool run_student(const TrainOptions& o, bool distill) {
     Setup s = prepare(o);
     auto teacher = load_frozen_teacher(o);
     Generator gen(o.seed), router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
-    models::LlavaModel student(with_tokenizer(o.family.student_mllm(false), s.tok), gen,
+    models::LlavaModel student(for_data(o.family.student_mllm(false), s.tok, o.data), gen,
                                teacher->model->vision_tower->vision_tower);
     place(student, o);
     const models::MoeConfig moe = student.config.moe;

@@ -2,8 +2,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "data/errors.h"
 #include "data/indexed_samples.h"
 #include "data/tokenizer_corpus.h"
 #include "data/world.h"
@@ -12,8 +15,51 @@ namespace mod::train {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The "config" object of <data_dir>/meta.json; null when the folder has none (data that
+// make_world did not write).
+nlohmann::json world_meta_config(const std::string& data_dir) {
+    const fs::path path = fs::path(data_dir) / "meta.json";
+    if (!fs::exists(path)) return nullptr;
+    std::ifstream in(path);
+    nlohmann::json config;
+    try {
+        config = nlohmann::json::parse(in).at("config");
+    } catch (const nlohmann::json::exception& e) {
+        throw data::JsonError("[train_mod] " + path.string() + ": " + e.what());
+    }
+    if (!config.is_object()) throw data::JsonError("[train_mod] " + path.string() + ": \"config\" is not an object");
+    return config;
+}
+
+// The world keys of an existing world that differ from those asked: the world is used as it
+// is, so a changed world_ key takes effect only in a new folder.
+std::string world_differences(const nlohmann::json& made, const data::WorldConfig& asked) {
+    std::string out;
+    auto compare = [&](const char* key, const nlohmann::json& want) {
+        const nlohmann::json have = made.value(key, nlohmann::json());
+        if (!have.is_null() && have != want)
+            out += std::string(out.empty() ? "" : ", ") + key + " " + have.dump() + " (asked " + want.dump() + ")";
+    };
+    compare("images", asked.images);
+    compare("max_objects", asked.max_objects);
+    compare("min_objects", asked.min_objects);
+    compare("text_percent", asked.text_percent);
+    compare("image_after_question", asked.image_after_question);
+    return out;
+}
+
+}  // namespace
+
 void ensure_world(const data::WorldConfig& config) {
-    if (fs::exists(fs::path(config.out) / "meta.json")) return;
+    if (fs::exists(fs::path(config.out) / "meta.json")) {
+        const std::string differences = world_differences(world_meta_config(config.out), config);
+        if (!differences.empty())
+            std::fprintf(stderr, "train_mod: using the world in %s as it was made: %s; give data= a new folder to make another\n",
+                         config.out.c_str(), differences.c_str());
+        return;
+    }
     std::fprintf(stderr, "train_mod: no world in %s; generating the built-in world there (first use)...\n",
                  config.out.c_str());
     const data::WorldStats s = data::write_world(config);
@@ -74,11 +120,19 @@ data::PreprocessConfig preprocess_config(const models::VisionConfig& vision) {
     return pre;
 }
 
-models::MllmConfig with_tokenizer(models::MllmConfig config, const text::Tokenizer& tok) {
+models::MllmConfig for_data(models::MllmConfig config, const text::Tokenizer& tok, const std::string& data_dir) {
     MOD_CHECK(tok.vocab_size() <= config.lm.vocab_size, ValueError, "train_mod", "an LM vocabulary of at least ",
               tok.vocab_size(), " (the tokenizer's) expected, got vocab_size ", config.lm.vocab_size,
               "; raise vocab_size in the config");
     config.image_token_id = tok.require_id(text::kImageToken);
+    const nlohmann::json world = world_meta_config(data_dir);
+    if (world.is_object()) {
+        const nlohmann::json after = world.value("image_after_question", nlohmann::json(false));  // worlds made before: false
+        if (!after.is_boolean())
+            throw data::JsonError("[train_mod] " + (fs::path(data_dir) / "meta.json").string() +
+                                  ": config.image_after_question is not true or false");
+        config.image_after_question = after.get<bool>();
+    }
     return config;
 }
 
