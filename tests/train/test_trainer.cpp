@@ -527,6 +527,22 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_NE(said.find("image_after_question true (asked false)"), std::string::npos) << said;
     EXPECT_EQ(said.find("max_objects"), std::string::npos) << said;
     EXPECT_TRUE(models::load_mllm_config(again.out + "/final/config.json").image_after_question);
+    // A world made before the key put the image first.
+    nlohmann::json before = meta;
+    before["config"].erase("image_after_question");
+    std::ofstream(o.data + "/meta.json") << before.dump();
+    TrainOptions asked_after = options("teacher", "fresh-run-3", {"world_images=8", "world_image_after_question=true",
+                                                                 "world_max_objects=2", "world_min_objects=2",
+                                                                 "world_text_percent=100"});
+    asked_after.data = o.data;
+    asked_after.tokenizer = o.tokenizer;
+    asked_after.teacher_steps = 1;
+    testing::internal::CaptureStderr();
+    const bool ran_again = run_stage(asked_after);
+    const std::string said_again = testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(ran_again);
+    EXPECT_NE(said_again.find("image_after_question false (asked true)"), std::string::npos) << said_again;
+    EXPECT_FALSE(models::load_mllm_config(asked_after.out + "/final/config.json").image_after_question);
     EXPECT_THROW(options("teacher", "x", {"world_text_percent=101"}), data::ArgError);
     EXPECT_THROW(options("teacher", "x", {"world_max_objects=2", "world_min_objects=3"}), data::ArgError);
     try {

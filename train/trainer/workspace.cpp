@@ -34,19 +34,20 @@ nlohmann::json world_meta_config(const std::string& data_dir) {
 }
 
 // The world keys of an existing world that differ from those asked: the world is used as it
-// is, so a changed world_ key takes effect only in a new folder.
+// is, so a changed world_ key takes effect only in a new folder. A key that a world made before
+// it lacks has the value such worlds were made with.
 std::string world_differences(const nlohmann::json& made, const data::WorldConfig& asked) {
     std::string out;
-    auto compare = [&](const char* key, const nlohmann::json& want) {
-        const nlohmann::json have = made.value(key, nlohmann::json());
+    auto compare = [&](const char* key, const nlohmann::json& want, const nlohmann::json& before_the_key) {
+        const nlohmann::json have = made.value(key, before_the_key);
         if (!have.is_null() && have != want)
             out += std::string(out.empty() ? "" : ", ") + key + " " + have.dump() + " (asked " + want.dump() + ")";
     };
-    compare("images", asked.images);
-    compare("max_objects", asked.max_objects);
-    compare("min_objects", asked.min_objects);
-    compare("text_percent", asked.text_percent);
-    compare("image_after_question", asked.image_after_question);
+    compare("images", asked.images, nullptr);
+    compare("max_objects", asked.max_objects, nullptr);
+    compare("min_objects", asked.min_objects, 1);
+    compare("text_percent", asked.text_percent, nullptr);
+    compare("image_after_question", asked.image_after_question, false);
     return out;
 }
 
