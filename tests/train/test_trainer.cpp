@@ -513,36 +513,34 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     for (std::string line; std::getline(scenes, line); ++lines)
         EXPECT_NE(line.find("\"shape\":\"text\""), std::string::npos) << line;
     EXPECT_EQ(lines, 8);
+    // One more one-step teacher on that world; returns what train_mod said on stderr.
+    auto run_on_the_world = [&](const std::string& out, const std::vector<std::string>& keys) {
+        TrainOptions again = options("teacher", out, keys);
+        again.data = o.data;
+        again.tokenizer = o.tokenizer;
+        again.teacher_steps = 1;
+        testing::internal::CaptureStderr();
+        const bool ran = run_stage(again);
+        const std::string said = testing::internal::GetCapturedStderr();
+        EXPECT_TRUE(ran) << said;
+        return said;
+    };
     // An existing world is used as it was made, and a world_ key that asks otherwise is named.
-    TrainOptions again = options("teacher", "fresh-run-2", {"world_images=9", "world_max_objects=2",
-                                                           "world_min_objects=2", "world_text_percent=100"});
-    again.data = o.data;
-    again.tokenizer = o.tokenizer;
-    again.teacher_steps = 1;
-    testing::internal::CaptureStderr();
-    const bool ran = run_stage(again);
-    const std::string said = testing::internal::GetCapturedStderr();
-    ASSERT_TRUE(ran);
+    const std::string said = run_on_the_world("fresh-run-2", {"world_images=9", "world_max_objects=2",
+                                                              "world_min_objects=2", "world_text_percent=100"});
     EXPECT_NE(said.find("images 8 (asked 9)"), std::string::npos) << said;
     EXPECT_NE(said.find("image_after_question true (asked false)"), std::string::npos) << said;
     EXPECT_EQ(said.find("max_objects"), std::string::npos) << said;
-    EXPECT_TRUE(models::load_mllm_config(again.out + "/final/config.json").image_after_question);
+    EXPECT_TRUE(models::load_mllm_config(dir_->str("fresh-run-2/final/config.json")).image_after_question);
     // A world made before the key put the image first.
     nlohmann::json before = meta;
     before["config"].erase("image_after_question");
     std::ofstream(o.data + "/meta.json") << before.dump();
-    TrainOptions asked_after = options("teacher", "fresh-run-3", {"world_images=8", "world_image_after_question=true",
-                                                                 "world_max_objects=2", "world_min_objects=2",
-                                                                 "world_text_percent=100"});
-    asked_after.data = o.data;
-    asked_after.tokenizer = o.tokenizer;
-    asked_after.teacher_steps = 1;
-    testing::internal::CaptureStderr();
-    const bool ran_again = run_stage(asked_after);
-    const std::string said_again = testing::internal::GetCapturedStderr();
-    ASSERT_TRUE(ran_again);
-    EXPECT_NE(said_again.find("image_after_question false (asked true)"), std::string::npos) << said_again;
-    EXPECT_FALSE(models::load_mllm_config(asked_after.out + "/final/config.json").image_after_question);
+    const std::string said_old = run_on_the_world("fresh-run-3", {"world_images=8", "world_image_after_question=true",
+                                                                  "world_max_objects=2", "world_min_objects=2",
+                                                                  "world_text_percent=100"});
+    EXPECT_NE(said_old.find("image_after_question false (asked true)"), std::string::npos) << said_old;
+    EXPECT_FALSE(models::load_mllm_config(dir_->str("fresh-run-3/final/config.json")).image_after_question);
     EXPECT_THROW(options("teacher", "x", {"world_text_percent=101"}), data::ArgError);
     EXPECT_THROW(options("teacher", "x", {"world_max_objects=2", "world_min_objects=3"}), data::ArgError);
     try {
