@@ -101,7 +101,7 @@ Sample to_sample(const json& j, size_t index, SampleKind kind, const std::string
             if (list == &s.rejected && !is_pair) continue;
             validate_messages(*list, !s.image.empty());
             // An image without a tag goes first, as LLaVA places it.
-            if (!s.image.empty() && !has_tag(*list)) (*list)[0].value = std::string(kImageTag) + "\n" + (*list)[0].value;
+            if (!s.image.empty() && !has_tag(*list)) (*list)[0].value = with_image_tag((*list)[0].value, false);
         }
         return s;
     } catch (const JsonError& e) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.h"
@@ -86,10 +85,9 @@ struct WorldScenes {
 
 WorldScenes read_world_scenes(const std::string& data_dir) {
     const std::string path = (fs::path(data_dir) / "meta.json").string();
-    std::ifstream in(path);
-    if (!in) throw data::DataError("[vision] " + path + ": cannot open (vision_scenes=generated needs the world's meta.json)");
+    const nlohmann::json c = world_meta_config(data_dir);
+    if (c.is_null()) throw data::DataError("[vision] " + path + ": cannot open (vision_scenes=generated needs the world's meta.json)");
     try {
-        const nlohmann::json c = nlohmann::json::parse(in).at("config");
         WorldScenes w;
         w.scene.max_objects = c.at("max_objects").get<int>();
         w.scene.min_objects = c.value("min_objects", 1);  // worlds made before min_objects had 1

@@ -15,10 +15,6 @@ namespace mod::train {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// The "config" object of <data_dir>/meta.json; null when the folder has none (data that
-// make_world did not write).
 nlohmann::json world_meta_config(const std::string& data_dir) {
     const fs::path path = fs::path(data_dir) / "meta.json";
     if (!fs::exists(path)) return nullptr;
@@ -32,6 +28,8 @@ nlohmann::json world_meta_config(const std::string& data_dir) {
     if (!config.is_object()) throw data::JsonError("[train_mod] " + path.string() + ": \"config\" is not an object");
     return config;
 }
+
+namespace {
 
 // The world keys of an existing world that differ from those asked: the world is used as it
 // is, so a changed world_ key takes effect only in a new folder. A key that a world made before

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ namespace mod::train {
 // Generates a world in data_dir (make_world's defaults but for the given size and
 // crowding) when it holds none yet, saying so.
 void ensure_world(const data::WorldConfig& config);
+// The "config" object of <data_dir>/meta.json, the settings make_world wrote; null when the folder
+// has none (data that make_world did not write). Throws JsonError naming the file when it is bad.
+nlohmann::json world_meta_config(const std::string& data_dir);
 // Loads the tokenizer, training one on the world's training files first when the file is missing.
 text::Tokenizer ensure_tokenizer(const std::string& path, const std::string& data_dir, int64_t vocab_limit);
 
