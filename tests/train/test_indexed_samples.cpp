@@ -190,6 +190,10 @@ TEST(IndexedSamples, LoaderGivesTheSameBatches) {
     c.seed = 12;
     c.batch_size = 4;
     expect_same_batches({world() + "/train/preference.json"}, SampleKind::preference, c);
+    c.group_by_length = 3;
+    expect_same_batches({world() + "/train/preference.json"}, SampleKind::preference, c);
+    c.batch_size = 7;
+    expect_same_batches(conversation_files(), SampleKind::conversation, c);
 }
 
 TEST(IndexedSamples, LoaderResumesAtTheSamePlace) {
@@ -201,6 +205,9 @@ TEST(IndexedSamples, LoaderResumesAtTheSamePlace) {
     c.image.size = 16;
     c.start_epoch = 1;
     c.start_position = 17;
+    expect_same_batches(conversation_files(), SampleKind::conversation, c);
+    c.group_by_length = 2;
+    c.start_position = 20;
     expect_same_batches(conversation_files(), SampleKind::conversation, c);
 }
 

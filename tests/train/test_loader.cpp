@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -141,6 +142,118 @@ TEST(Loader, ShufflesWithTheSeedEveryEpoch) {
     EXPECT_NE(a1, a2);  // reshuffled each epoch
     EXPECT_EQ(std::set<std::string>(a1.begin(), a1.end()).size(), 20u);  // every sample once
     EXPECT_EQ(a2.size(), 20u);
+}
+
+// Samples whose sequences all differ in length: sample i answers with 4i + 1 characters.
+std::vector<Sample> samples_of_every_length(int n) {
+    std::vector<Sample> samples;
+    for (int i = 0; i < n; ++i) {
+        samples.push_back(sample(std::to_string(i), "", {{Role::human, "Q"}, {Role::gpt, std::string(4 * i + 1, 'a')}}));
+    }
+    return samples;
+}
+
+std::vector<Batch> epoch_batches(Loader& loader) {
+    std::vector<Batch> batches;
+    while (std::optional<Batch> b = loader.next()) batches.push_back(std::move(*b));
+    return batches;
+}
+
+int64_t padded_positions(const std::vector<Batch>& batches) {
+    int64_t n = 0;
+    for (const Batch& b : batches) n += b.B * b.T;
+    return n;
+}
+
+TEST(Loader, GroupByLengthBatchesNeighboursInLengthAndKeepsEverySample) {
+    const Tokenizer tok = bytes_tokenizer();
+    const std::vector<Sample> samples = samples_of_every_length(50);
+    LoaderConfig c = small_config();
+    c.shuffle = true;
+    c.seed = 9;
+    c.batch_size = 4;
+    Loader plain(samples, tok, c);
+    c.group_by_length = 4;  // windows of 16 samples: 16, 16, 16, 2
+    Loader grouped(samples, tok, c), again(samples, tok, c);
+    const std::vector<Batch> p = epoch_batches(plain), g1 = epoch_batches(grouped), g2 = epoch_batches(grouped);
+
+    ASSERT_EQ(g1.size(), 13u);
+    std::vector<std::vector<int64_t>> window_first_lengths(4);
+    std::set<std::string> seen;
+    for (size_t k = 0; k < g1.size(); ++k) {
+        const Batch& b = g1[k];
+        seen.insert(b.sample_ids.begin(), b.sample_ids.end());
+        if (k == 12) {
+            EXPECT_EQ(b.B, 2) << "the short last batch stays last";
+            continue;
+        }
+        const auto [shortest, longest] = std::minmax_element(b.lengths.begin(), b.lengths.end());
+        window_first_lengths[k / 4].push_back(*longest);
+        // The batches are consecutive runs of the window sorted by length x (1 + u), u < 0.3: of
+        // two batches of a window, every length of one is below 1.3 x every length of the other.
+        for (size_t j = (k / 4) * 4; j < (k / 4) * 4 + 4; ++j) {
+            if (j == k) continue;
+            const auto [o_shortest, o_longest] = std::minmax_element(g1[j].lengths.begin(), g1[j].lengths.end());
+            EXPECT_TRUE(10 * *o_longest < 13 * *shortest || 10 * *longest < 13 * *o_shortest) << k << " " << j;
+        }
+    }
+    EXPECT_EQ(seen.size(), 50u);
+    // The batches of a window come in a shuffled order, not longest first in every window.
+    bool some_window_unsorted = false;
+    for (size_t w = 0; w < 3; ++w) {
+        const std::vector<int64_t>& f = window_first_lengths[w];
+        some_window_unsorted |= !std::is_sorted(f.rbegin(), f.rend());
+    }
+    EXPECT_TRUE(some_window_unsorted);
+    // Much less padding than the plain shuffle of the same samples.
+    EXPECT_LT(padded_positions(g1) * 10, padded_positions(p) * 8) << padded_positions(g1) << " " << padded_positions(p);
+    // Seeded, and reshuffled every epoch.
+    std::vector<std::string> ids1, ids_again, ids2;
+    for (const Batch& b : g1) ids1.insert(ids1.end(), b.sample_ids.begin(), b.sample_ids.end());
+    for (const Batch& b : epoch_batches(again)) ids_again.insert(ids_again.end(), b.sample_ids.begin(), b.sample_ids.end());
+    for (const Batch& b : g2) ids2.insert(ids2.end(), b.sample_ids.begin(), b.sample_ids.end());
+    EXPECT_EQ(ids1, ids_again);
+    EXPECT_NE(ids1, ids2);
+}
+
+TEST(Loader, GroupByLengthResumesAtTheSameBatch) {
+    const Tokenizer tok = bytes_tokenizer();
+    const std::vector<Sample> samples = samples_of_every_length(40);
+    LoaderConfig c = small_config();
+    c.shuffle = true;
+    c.seed = 4;
+    c.batch_size = 4;
+    c.group_by_length = 3;
+    Loader whole(samples, tok, c);
+    const std::vector<Batch> all = epoch_batches(whole);
+    c.start_position = all[4].end_position;
+    Loader resumed(samples, tok, c);
+    const std::vector<Batch> rest = epoch_batches(resumed);
+    ASSERT_EQ(rest.size(), all.size() - 5);
+    for (size_t k = 0; k < rest.size(); ++k) EXPECT_EQ(rest[k].sample_ids, all[k + 5].sample_ids) << k;
+}
+
+TEST(Loader, GroupByLengthLeavesABadSampleToItsTurn) {
+    const Tokenizer tok = bytes_tokenizer();
+    std::vector<Sample> samples = samples_of_every_length(12);
+    samples[5].messages = {{Role::human, "no answer"}};
+    LoaderConfig c = small_config();
+    c.shuffle = true;
+    c.batch_size = 2;
+    c.group_by_length = 2;
+    c.skip_bad = true;
+    Loader loader(samples, tok, c);
+    std::set<std::string> ids;
+    for (const Batch& b : epoch_batches(loader)) ids.insert(b.sample_ids.begin(), b.sample_ids.end());
+    EXPECT_EQ(ids.size(), 11u);
+    EXPECT_EQ(ids.count("5"), 0u);
+    EXPECT_EQ(loader.skipped(), 1);
+    EXPECT_NE(loader.last_skip_reason().find("sample \"5\""), std::string::npos) << loader.last_skip_reason();
+    c.skip_bad = false;
+    Loader strict(samples, tok, c);
+    EXPECT_THROW(epoch_batches(strict), DataError);
+    c.group_by_length = -1;
+    EXPECT_THROW(Loader(samples, tok, c), DataError);
 }
 
 TEST(Loader, DropLastDropsTheShortBatch) {

@@ -225,6 +225,14 @@ TEST_F(Stages, TeacherFirstTasksSwitchDataAndResumeBitForBit) {
     EXPECT_NE(read_metrics(dir_->str("first-none/sft/metrics.jsonl")).at("ce"), a.at("ce"));
 }
 
+// group_by_length: batches of similar length, in an order that a cut run resumes bit for bit.
+TEST_F(Stages, GroupByLengthResumesBitForBit) {
+    expect_resume_bit_for_bit("teacher", "grouped-full", "grouped-cut", {"group_by_length=2"}, {2, 2}, "sft", {"ce", "grad_norm"});
+    ASSERT_TRUE(run_stage(options("teacher", "grouped-none")));
+    EXPECT_NE(read_metrics(dir_->str("grouped-none/sft/metrics.jsonl")).at("ce"),
+              read_metrics(dir_->str("grouped-full/sft/metrics.jsonl")).at("ce"));
+}
+
 // Two parts in order (existence questions for steps 1-2, then colour questions for steps 3-4,
 // then the whole data): a run cut at each switch continues bit for bit, and the order matters.
 TEST_F(Stages, TeacherFirstPartsRunInOrderAndResumeBitForBit) {

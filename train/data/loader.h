@@ -1,5 +1,6 @@
 // The batching loader: shuffles with a seed per epoch, builds sequences (sequence.h), decodes and
-// preprocesses images, pads to batches (batch.h). One background thread does all of this, up to
+// preprocesses images, pads to batches (batch.h). With group_by_length it orders each window of
+// the shuffled order by sequence length, so that a batch pads its rows to a similar length. One background thread does all of this, up to
 // `prefetch` batches ahead, so the training step does not wait on disk or decoding. Samples come
 // from a SampleSource (sample_source.h): in memory, or read from the JSON files on demand; the
 // order, batches and errors depend only on the samples, not on where they are held.
@@ -36,6 +37,13 @@ struct LoaderConfig {
     bool drop_last = false;  // drop an epoch's last, short batch
     bool skip_bad = false;
     int prefetch = 4;  // batches prepared ahead
+    // > 0: cut each epoch's shuffled order into windows of this many batches, sort each window by
+    // sequence length (longest first; lengths within about 30% of each other keep their random
+    // order) and shuffle the window's full batches among themselves.
+    // Rows then pad to their neighbours' length instead of the batch's longest sample: long
+    // captions and short answers no longer share a batch. The lengths are measured once (every
+    // sample tokenised) when the worker starts. 0: plain shuffle.
+    int64_t group_by_length = 0;
     // Where to start: a resumed run passes the epoch and end_position of the last batch it
     // consumed, and the loader goes on exactly where it stopped.
     int64_t start_epoch = 0;
@@ -82,7 +90,11 @@ private:
     };
 
     void run();
-    std::vector<size_t> epoch_order(int64_t epoch) const;
+    // Tokens in each sample's longest row (the rejected row counts for pairs); 0 for a sample that
+    // fails to build, whose error then comes at its turn as without grouping.
+    std::vector<int64_t> sequence_lengths() const;
+    // lengths: empty, or sequence_lengths() when grouping.
+    std::vector<size_t> epoch_order(int64_t epoch, const std::vector<int64_t>& lengths) const;
     // Appends sample i to the rows; throws DataError subtypes naming the sample (and image path).
     void add_sample(size_t i, Pending& rows) const;
     Batch assemble(const Pending& rows) const;

@@ -66,6 +66,7 @@ void declare(data::KeyValueArgs& a) {
     a.add("save_every", "200", "checkpoint every N steps (and at the end)");
     a.add("log_every", "10", "metrics line every N steps");
     a.add("max_len", "256", "longest sequence in tokens");
+    a.add("group_by_length", "0", "batches of similar length: sort windows of N batches of the shuffled order by length (0: off; less padding, faster steps)");
     a.add("threads", "0", "CPU threads (0: all cores)");
     a.add("skip_nonfinite", "false", "skip a batch whose loss is NaN or infinite instead of stopping");
     a.add("skip_bad", "false", "skip bad samples (missing images, ...) and count them");
@@ -207,6 +208,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.save_every = a.get_int("save_every", 1, int64_t(1) << 40);
     o.log_every = a.get_int("log_every", 1, int64_t(1) << 40);
     o.max_len = a.get_int("max_len", 8, 1 << 20);
+    o.group_by_length = a.get_int("group_by_length", 0, 1 << 20);
     o.threads = a.get_int("threads", 0, 4096);
     o.skip_nonfinite = a.get_bool("skip_nonfinite");
     o.skip_bad = a.get_bool("skip_bad");

@@ -53,6 +53,7 @@ struct TrainOptions {
     int64_t log_every = 0;
     int64_t threads = 0;
     int64_t max_len = 0;
+    int64_t group_by_length = 0;
     int64_t eval_limit = 0;
     int64_t stop_after = 0;
     int64_t world_images = 0;       // the world made on first use: training scenes

@@ -56,6 +56,7 @@ LoaderSpec loader_spec(const TrainOptions& o, std::vector<std::string> files, bo
     s.seed = o.seed;
     s.max_len = o.max_len;
     s.skip_bad = o.skip_bad;
+    s.group_by_length = o.group_by_length;
     return s;
 }
 

@@ -31,6 +31,7 @@ struct LoaderSpec {
     uint64_t seed = 0;
     int64_t max_len = 256;
     bool skip_bad = false;
+    int64_t group_by_length = 0;  // data::LoaderConfig::group_by_length
     int64_t start_epoch = 0, start_position = 0;
 };
 
