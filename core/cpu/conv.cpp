@@ -10,22 +10,24 @@ namespace mod::cpu {
 
 namespace {
 
-// Visits every (column row r = (c, ki, kj), column n = (b, oy, ox)) with its input pixel,
-// or -1 where the patch reads padding.
+// Visits the columns n = (b, oy, ox) of one column row r = (c, ki, kj) in order, each with
+// its input pixel, or -1 where the patch reads padding. Nested loops rather than n divided
+// back into (b, oy, ox): the divisions cost more than the copy they index.
 template <typename F>
-void for_each_patch_pixel(const ConvGeometry& g, F f) {
-    const int64_t rows = g.C * g.kh * g.kw, cols = g.B * g.Ho * g.Wo;
-    parallel_for(rows, 0, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
-            for (int64_t n = 0; n < cols; ++n) {
-                const int64_t b = n / (g.Ho * g.Wo), oy = (n / g.Wo) % g.Ho, ox = n % g.Wo;
-                const int64_t y = oy * g.stride - g.padding + ki, x = ox * g.stride - g.padding + kj;
-                const bool inside = y >= 0 && y < g.H && x >= 0 && x < g.W;
-                f(r * cols + n, inside ? ((b * g.C + c) * g.H + y) * g.W + x : -1);
+void for_each_pixel_of_row(const ConvGeometry& g, int64_t r, F f) {
+    const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+    int64_t n = 0;
+    for (int64_t b = 0; b < g.B; ++b) {
+        const int64_t plane = (b * g.C + c) * g.H;
+        for (int64_t oy = 0; oy < g.Ho; ++oy) {
+            const int64_t y = oy * g.stride - g.padding + ki;
+            const bool row_inside = y >= 0 && y < g.H;
+            for (int64_t ox = 0; ox < g.Wo; ++ox, ++n) {
+                const int64_t x = ox * g.stride - g.padding + kj;
+                f(n, row_inside && x >= 0 && x < g.W ? (plane + y) * g.W + x : -1);
             }
         }
-    });
+    }
 }
 
 }  // namespace
@@ -36,7 +38,13 @@ Tensor im2col(const Tensor& x, const ConvGeometry& g) {
         using T = decltype(z);
         const T* xp = x.data<T>();
         T* cp = cols.data<T>();
-        for_each_patch_pixel(g, [&](int64_t at, int64_t pixel) { cp[at] = pixel >= 0 ? xp[pixel] : T(0); });
+        const int64_t rows = g.C * g.kh * g.kw, cols_n = g.B * g.Ho * g.Wo;
+        parallel_for(rows, 0, [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) {
+                T* row = cp + r * cols_n;
+                for_each_pixel_of_row(g, r, [&](int64_t n, int64_t pixel) { row[n] = pixel >= 0 ? xp[pixel] : T(0); });
+            }
+        });
     });
     return cols;
 }
@@ -51,15 +59,12 @@ Tensor col2im(const Tensor& cols, const ConvGeometry& g) {
         // (stride < kernel) add from several rows of the same channel: run channels in parallel.
         const int64_t per_channel = g.kh * g.kw, cols_n = g.B * g.Ho * g.Wo;
         parallel_for(g.C, 0, [&](int64_t c0, int64_t c1) {
-            for (int64_t c = c0; c < c1; ++c)
-                for (int64_t r = c * per_channel; r < (c + 1) * per_channel; ++r) {
-                    const int64_t ki = (r / g.kw) % g.kh, kj = r % g.kw;
-                    for (int64_t n = 0; n < cols_n; ++n) {
-                        const int64_t b = n / (g.Ho * g.Wo), oy = (n / g.Wo) % g.Ho, ox = n % g.Wo;
-                        const int64_t y = oy * g.stride - g.padding + ki, xx = ox * g.stride - g.padding + kj;
-                        if (y >= 0 && y < g.H && xx >= 0 && xx < g.W) xp[((b * g.C + c) * g.H + y) * g.W + xx] += cp[r * cols_n + n];
-                    }
-                }
+            for (int64_t r = c0 * per_channel; r < c1 * per_channel; ++r) {
+                const T* row = cp + r * cols_n;
+                for_each_pixel_of_row(g, r, [&](int64_t n, int64_t pixel) {
+                    if (pixel >= 0) xp[pixel] += row[n];
+                });
+            }
         });
     });
     return x;
