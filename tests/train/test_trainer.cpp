@@ -227,7 +227,8 @@ TEST_F(Stages, TeacherFirstTasksSwitchDataAndResumeBitForBit) {
 
 // group_by_length: batches of similar length, in an order that a cut run resumes bit for bit.
 TEST_F(Stages, GroupByLengthResumesBitForBit) {
-    expect_resume_bit_for_bit("teacher", "grouped-full", "grouped-cut", {"group_by_length=2"}, {2, 2}, "sft", {"ce", "grad_norm"});
+    // Windows of 3 batches of 4; stops at steps 1 and 4, inside the first and second window.
+    expect_resume_bit_for_bit("teacher", "grouped-full", "grouped-cut", {"group_by_length=3"}, {1, 3}, "sft", {"ce", "grad_norm"});
     ASSERT_TRUE(run_stage(options("teacher", "grouped-none")));
     EXPECT_NE(read_metrics(dir_->str("grouped-none/sft/metrics.jsonl")).at("ce"),
               read_metrics(dir_->str("grouped-full/sft/metrics.jsonl")).at("ce"));
@@ -607,6 +608,27 @@ TEST_F(Stages, BadOptionsAreClearErrors) {
     TrainOptions o = options("preference", "nope");
     o.student = dir_->str("missing");
     EXPECT_THROW(run_stage(o), IOError);
+}
+
+// A run saved before a key existed resumes with that key's built-in default (the behaviour it
+// was made with), not the config file's value; a new run takes the config file's.
+TEST(Options, AResumedRunKeepsTheBuiltInDefaultOfAKeyItsSavedConfigLacks) {
+    test::TempDir dir;
+    nlohmann::json config = nlohmann::json::parse(read_text_file(std::string(MOD_SOURCE_DIR) + "/configs/tiny.json"));
+    config["train"] = {{"group_by_length", 32}, {"lr", 0.5}};
+    write_file_atomic(dir.str("config.json"), config.dump());
+    std::filesystem::create_directories(dir.str("run"));
+    write_file_atomic(dir.str("run/train_config.json"),
+                      nlohmann::json{{"config", dir.str("config.json")}, {"stage", "teacher"}, {"lr", "0.25"}}.dump());
+    const std::string config_arg = "config=" + dir.str("config.json"), resume_arg = "resume=" + dir.str("run");
+    const char* fresh[] = {"train_mod", "stage=teacher", config_arg.c_str()};
+    const TrainOptions a = *parse_train_options(3, fresh);
+    EXPECT_EQ(a.group_by_length, 32);
+    EXPECT_EQ(a.lr, 0.5);
+    const char* resumed[] = {"train_mod", resume_arg.c_str()};
+    const TrainOptions b = *parse_train_options(2, resumed);
+    EXPECT_EQ(b.group_by_length, 0);
+    EXPECT_EQ(b.lr, 0.25);
 }
 
 TEST(Options, StudentIntermediateSizeMoeMatchesTheSparseStudentsActivatedWidth) {

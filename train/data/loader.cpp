@@ -85,22 +85,64 @@ bool Loader::push(Item item) {
     return true;
 }
 
-std::vector<int64_t> Loader::sequence_lengths() const {
+bool Loader::stopping() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
+}
+
+int64_t Loader::sequence_length(size_t i) const {
+    const Sample s = samples_->get(i);  // its own errors name the file and the sample
+    try {
+        int64_t length = static_cast<int64_t>(build_sequence(s.messages, tok_, config_.sequence).ids.size());
+        if (preference_) {
+            const int64_t rejected = static_cast<int64_t>(build_sequence(s.rejected, tok_, config_.sequence).ids.size());
+            length = std::max(length, rejected);
+        }
+        return length;
+    } catch (const DataError&) {
+        rethrow_named("[Loader] sample \"" + s.id + "\": ");
+    }
+}
+
+std::vector<int64_t> Loader::sequence_lengths() {
     std::vector<int64_t> lengths(samples_->size(), 0);
     for (size_t i = 0; i < lengths.size(); ++i) {
+        if (i % 1024 == 0 && stopping()) return {};
         try {
-            const Sample s = samples_->get(i);
-            lengths[i] = static_cast<int64_t>(build_sequence(s.messages, tok_, config_.sequence).ids.size());
-            if (preference_) {
-                lengths[i] = std::max<int64_t>(
-                    lengths[i], static_cast<int64_t>(build_sequence(s.rejected, tok_, config_.sequence).ids.size()));
-            }
+            lengths[i] = sequence_length(i);
         } catch (const DataError&) {
-            lengths[i] = 0;
+            if (!config_.skip_bad) throw;
         }
     }
     return lengths;
 }
+
+namespace {
+
+// Sorts one window of the order by length x (1 + u), u uniform in [0, 0.3), longest first, then
+// shuffles its batches. With the random factor, samples within about 30% of each other may come
+// in either order: a strict sort would also split a cluster of nearly equal lengths by the few
+// tokens its task types differ in (the world's questions are 56-71 tokens), leaving each batch a
+// few types; this way long and short still part. Shuffled, a batch's length says nothing about
+// its place in the window. The window holds whole batches.
+void group_window(std::vector<size_t>::iterator first, std::vector<size_t>::iterator last, size_t batch,
+                  const std::vector<int64_t>& lengths, Rng& rng) {
+    std::vector<std::pair<int64_t, size_t>> keyed;  // (key, sample)
+    for (auto it = first; it != last; ++it) {
+        keyed.emplace_back(lengths[*it] * (1000 + static_cast<int64_t>(rng.below(300))), *it);
+    }
+    std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<size_t> batches(keyed.size() / batch);
+    for (size_t k = 0; k < batches.size(); ++k) batches[k] = k;
+    rng.shuffle(batches);
+    for (size_t k = 0; k < batches.size(); ++k) {
+        for (size_t j = 0; j < batch; ++j) {
+            first[static_cast<std::ptrdiff_t>(k * batch + j)] = keyed[batches[k] * batch + j].second;
+        }
+    }
+}
+
+}  // namespace
 
 std::vector<size_t> Loader::epoch_order(int64_t epoch, const std::vector<int64_t>& lengths) const {
     std::vector<size_t> order(samples_->size());
@@ -109,30 +151,17 @@ std::vector<size_t> Loader::epoch_order(int64_t epoch, const std::vector<int64_t
     Rng rng = Rng::derive(config_.seed, 0x10ad, static_cast<uint64_t>(epoch));
     rng.shuffle(order);
     if (lengths.empty()) return order;
+    // Samples that cannot be built (length 0, skip_bad) go last, where skipping them shifts no
+    // batch; so does the rest of the division into batches, a random pick as without grouping
+    // (drop_last drops it). The windows in front then hold whole batches only.
+    const auto first_bad =
+        std::stable_partition(order.begin(), order.end(), [&](size_t i) { return lengths[i] > 0; });
     const size_t batch = static_cast<size_t>(config_.batch_size);
+    const size_t grouped = static_cast<size_t>(first_bad - order.begin()) / batch * batch;
     const size_t window = batch * static_cast<size_t>(config_.group_by_length);
-    for (size_t start = 0; start < order.size(); start += window) {
-        const auto first = order.begin() + static_cast<std::ptrdiff_t>(start);
-        const auto last = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + window));
-        // Sorted by length x (1 + u), u uniform in [0, 0.3): samples within about 30% of each
-        // other stay in random order. A strict sort would also split a cluster of nearly equal
-        // lengths by the few tokens its task types differ in (the world's questions are 56-71
-        // tokens), leaving each batch a few types; this way long and short still part.
-        std::vector<std::pair<int64_t, size_t>> keyed;  // (key, sample)
-        for (auto it = first; it != last; ++it) keyed.emplace_back(lengths[*it] * (1000 + static_cast<int64_t>(rng.below(300))), *it);
-        std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-        std::transform(keyed.begin(), keyed.end(), first, [](const auto& k) { return k.second; });
-        // Sorted, the window would hand out its batches longest first; shuffled, a step's length
-        // says nothing about its place in the window. A short last batch stays last.
-        const size_t full = static_cast<size_t>(last - first) / batch;
-        std::vector<size_t> batches(full);
-        for (size_t k = 0; k < full; ++k) batches[k] = k;
-        rng.shuffle(batches);
-        const std::vector<size_t> sorted(first, first + static_cast<std::ptrdiff_t>(full * batch));
-        for (size_t k = 0; k < full; ++k) {
-            std::copy_n(sorted.begin() + static_cast<std::ptrdiff_t>(batches[k] * batch), batch,
-                        first + static_cast<std::ptrdiff_t>(k * batch));
-        }
+    for (size_t start = 0; start < grouped; start += window) {
+        group_window(order.begin() + static_cast<std::ptrdiff_t>(start),
+                     order.begin() + static_cast<std::ptrdiff_t>(std::min(grouped, start + window)), batch, lengths, rng);
     }
     return order;
 }
@@ -195,6 +224,7 @@ void Loader::run() {
     try {
         const bool grouped = config_.shuffle && config_.group_by_length > 0;
         const std::vector<int64_t> lengths = grouped ? sequence_lengths() : std::vector<int64_t>{};
+        if (grouped && lengths.empty() && samples_->size() > 0) return;  // stopped while measuring
         for (int64_t epoch = config_.start_epoch;; ++epoch) {
             const std::vector<size_t> order = epoch_order(epoch, lengths);
             size_t pos = epoch == config_.start_epoch ? static_cast<size_t>(config_.start_position) : 0;

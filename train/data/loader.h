@@ -1,9 +1,10 @@
 // The batching loader: shuffles with a seed per epoch, builds sequences (sequence.h), decodes and
-// preprocesses images, pads to batches (batch.h). With group_by_length it orders each window of
-// the shuffled order by sequence length, so that a batch pads its rows to a similar length. One background thread does all of this, up to
+// preprocesses images, pads to batches (batch.h). One background thread does all of this, up to
 // `prefetch` batches ahead, so the training step does not wait on disk or decoding. Samples come
 // from a SampleSource (sample_source.h): in memory, or read from the JSON files on demand; the
-// order, batches and errors depend only on the samples, not on where they are held.
+// order, batches and errors depend only on the samples, not on where they are held. With
+// group_by_length it orders each window of the shuffled order by sequence length, so that the
+// rows of a batch are of similar length and pad little.
 //
 // Bad samples (a missing or undecodable image, text that does not fit): by default the error
 // reaches next() naming the sample id and path; with skip_bad the sample is counted and replaced
@@ -37,12 +38,13 @@ struct LoaderConfig {
     bool drop_last = false;  // drop an epoch's last, short batch
     bool skip_bad = false;
     int prefetch = 4;  // batches prepared ahead
-    // > 0: cut each epoch's shuffled order into windows of this many batches, sort each window by
-    // sequence length (longest first; lengths within about 30% of each other keep their random
-    // order) and shuffle the window's full batches among themselves.
-    // Rows then pad to their neighbours' length instead of the batch's longest sample: long
-    // captions and short answers no longer share a batch. The lengths are measured once (every
-    // sample tokenised) when the worker starts. 0: plain shuffle.
+    // > 0 (with shuffle): cut each epoch's shuffled order into windows of this many batches, sort
+    // each window by sequence length (longest first; lengths within about 30% of each other may
+    // come in either order) and shuffle the window's batches among themselves: long captions and
+    // short answers no longer share a batch. The lengths are measured when the worker starts
+    // (every sample read and tokenised once, before the first batch), and a sample whose text
+    // cannot be built is reported then, or with skip_bad put at the end of every epoch and skipped
+    // there. 0: plain shuffle.
     int64_t group_by_length = 0;
     // Where to start: a resumed run passes the epoch and end_position of the last batch it
     // consumed, and the loader goes on exactly where it stopped.
@@ -90,9 +92,13 @@ private:
     };
 
     void run();
-    // Tokens in each sample's longest row (the rejected row counts for pairs); 0 for a sample that
-    // fails to build, whose error then comes at its turn as without grouping.
-    std::vector<int64_t> sequence_lengths() const;
+    bool stopping();
+    // Tokens in each sample's longest row (the rejected row counts for pairs). A sample that
+    // cannot be built throws its named error, or with skip_bad gets length 0. Empty when the
+    // loader is stopped meanwhile.
+    std::vector<int64_t> sequence_lengths();
+    // Tokens in sample i's longest row; throws DataError subtypes naming the sample.
+    int64_t sequence_length(size_t i) const;
     // lengths: empty, or sequence_lengths() when grouping.
     std::vector<size_t> epoch_order(int64_t epoch, const std::vector<int64_t>& lengths) const;
     // Appends sample i to the rows; throws DataError subtypes naming the sample (and image path).

@@ -147,7 +147,9 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     if (a.was_given("stage")) a.get_choice("stage", stages);  // a typo is reported before any file is read
     // Precedence: the command line, then (with resume=) the run's saved configuration, then the
     // config file's "train" object, then the built-in defaults. A resumed run thus keeps its
-    // steps, lr, seed, ... without repeating them, which exact resumption needs.
+    // steps, lr, seed, ... without repeating them, which exact resumption needs. The saved
+    // configuration holds every key the run knew, so a key it lacks was added since: it keeps
+    // its built-in default, the behaviour the run was made with, whatever the config file says.
     nlohmann::json saved;
     if (a.was_given("resume")) {
         const std::string path = a.get("resume") + "/train_config.json";
@@ -160,7 +162,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     }
     TrainOptions o;
     o.config_path = a.get("config");
-    apply_config_defaults(a, o.config_path);
+    if (saved.is_null()) apply_config_defaults(a, o.config_path);
     for (const auto& [key, value] : saved.items())
         if (key.rfind("resolved_", 0) != 0 && key != "resume" && key != "stop_after" && value.is_string())
             a.set_default(key, value.get<std::string>());

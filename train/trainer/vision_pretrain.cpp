@@ -227,9 +227,10 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
     VisionPretrainReport report;
     const int64_t window = std::max<int64_t>(1, steps / 10);
     Progress progress("vision", 0, steps, o.log_every);
-    // A step's images: new scenes drawn by scene_rng, or the training scenes that `picks` (uniform
-    // in [0, 1), drawn from gen on this thread) choose; rendered or read and preprocessed.
-    auto draw_batch = [&](const std::vector<double>& picks) {
+    // A step's images: new scenes drawn by scene_rng, or the training scenes that `uniforms` (in
+    // [0, 1), drawn from gen on the training thread) pick; rendered or read, and preprocessed.
+    // Runs on another thread: it touches nothing the training step does.
+    auto draw_batch = [&scene_rng, &world, &train_scenes, &vc, B, generated](const std::vector<double>& uniforms) {
         std::vector<LabelledImage> images;
         if (generated) {
             for (int64_t b = 0; b < B; ++b) {
@@ -237,7 +238,8 @@ VisionPretrainReport pretrain_vision(models::ClipVisionModel& vision, models::Pr
                 images.push_back(labelled(scene, data::render_scene(scene, world.image_size)));
             }
         } else {
-            for (double u : picks) images.push_back(labelled(train_scenes[static_cast<size_t>(u * train_scenes.size()) % train_scenes.size()]));
+            for (double u : uniforms)
+                images.push_back(labelled(train_scenes[static_cast<size_t>(u * train_scenes.size()) % train_scenes.size()]));
         }
         return make_batch(images, vc);
     };
