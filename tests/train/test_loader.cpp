@@ -159,6 +159,16 @@ std::vector<Batch> epoch_batches(Loader& loader) {
     return batches;
 }
 
+// Shuffled batches of 4 rows, grouped in windows of `group` batches (0: not grouped).
+LoaderConfig grouped_config(uint64_t seed, int64_t group) {
+    LoaderConfig c = small_config();
+    c.shuffle = true;
+    c.seed = seed;
+    c.batch_size = 4;
+    c.group_by_length = group;
+    return c;
+}
+
 int64_t padded_positions(const std::vector<Batch>& batches) {
     int64_t n = 0;
     for (const Batch& b : batches) n += b.B * b.T;
@@ -168,12 +178,8 @@ int64_t padded_positions(const std::vector<Batch>& batches) {
 TEST(Loader, GroupByLengthBatchesNeighboursInLengthAndKeepsEverySample) {
     const Tokenizer tok = bytes_tokenizer();
     const std::vector<Sample> samples = samples_of_every_length(50);
-    LoaderConfig c = small_config();
-    c.shuffle = true;
-    c.seed = 9;
-    c.batch_size = 4;
-    Loader plain(samples, tok, c);
-    c.group_by_length = 4;  // windows of 16 samples: 16, 16, 16, 2
+    Loader plain(samples, tok, grouped_config(9, 0));
+    const LoaderConfig c = grouped_config(9, 4);  // windows of 16 samples: 16, 16, 16, then 2
     Loader grouped(samples, tok, c), again(samples, tok, c);
     const std::vector<Batch> p = epoch_batches(plain), g1 = epoch_batches(grouped), g2 = epoch_batches(grouped);
 
@@ -219,11 +225,7 @@ TEST(Loader, GroupByLengthBatchesNeighboursInLengthAndKeepsEverySample) {
 TEST(Loader, GroupByLengthResumesAtTheSameBatch) {
     const Tokenizer tok = bytes_tokenizer();
     const std::vector<Sample> samples = samples_of_every_length(40);
-    LoaderConfig c = small_config();
-    c.shuffle = true;
-    c.seed = 4;
-    c.batch_size = 4;
-    c.group_by_length = 3;
+    LoaderConfig c = grouped_config(4, 3);
     Loader whole(samples, tok, c);
     const std::vector<Batch> all = epoch_batches(whole);
     c.start_position = all[4].end_position;
