@@ -33,6 +33,11 @@ int64_t pick_pad_id(const text::Tokenizer& tok) {
     }
 }
 
+// What a sample's errors start with: its id, and its image's path when it has one.
+std::string sample_prefix(const Sample& s) {
+    return "[Loader] sample \"" + s.id + "\"" + (s.image.empty() ? "" : " (image " + s.image + ")") + ": ";
+}
+
 }  // namespace
 
 Loader::Loader(std::unique_ptr<const SampleSource> samples, const text::Tokenizer& tok, LoaderConfig config)
@@ -90,17 +95,20 @@ bool Loader::stopping() {
     return stop_;
 }
 
+Loader::SampleSequences Loader::build_sequences(const Sample& s) const {
+    SampleSequences out{build_sequence(s.messages, tok_, config_.sequence), std::nullopt};
+    if (preference_) out.rejected = build_sequence(s.rejected, tok_, config_.sequence);
+    return out;
+}
+
 int64_t Loader::sequence_length(size_t i) const {
     const Sample s = samples_->get(i);  // its own errors name the file and the sample
     try {
-        int64_t length = static_cast<int64_t>(build_sequence(s.messages, tok_, config_.sequence).ids.size());
-        if (preference_) {
-            const int64_t rejected = static_cast<int64_t>(build_sequence(s.rejected, tok_, config_.sequence).ids.size());
-            length = std::max(length, rejected);
-        }
-        return length;
+        const SampleSequences seqs = build_sequences(s);
+        const size_t chosen = seqs.chosen.ids.size();
+        return static_cast<int64_t>(seqs.rejected ? std::max(chosen, seqs.rejected->ids.size()) : chosen);
     } catch (const DataError&) {
-        rethrow_named("[Loader] sample \"" + s.id + "\": ");
+        rethrow_named(sample_prefix(s));
     }
 }
 
@@ -152,8 +160,8 @@ std::vector<size_t> Loader::epoch_order(int64_t epoch, const std::vector<int64_t
     rng.shuffle(order);
     if (lengths.empty()) return order;
     // Samples that cannot be built (length 0, skip_bad) go last, where skipping them shifts no
-    // batch; so does the rest of the division into batches, a random pick as without grouping
-    // (drop_last drops it). The windows in front then hold whole batches only.
+    // batch, and before them the remainder of the division into batches, a random pick as
+    // without grouping (drop_last drops it). The windows in front hold whole batches only.
     const auto first_bad =
         std::stable_partition(order.begin(), order.end(), [&](size_t i) { return lengths[i] > 0; });
     const size_t batch = static_cast<size_t>(config_.batch_size);
@@ -169,21 +177,19 @@ std::vector<size_t> Loader::epoch_order(int64_t epoch, const std::vector<int64_t
 void Loader::add_sample(size_t i, Pending& rows) const {
     const Sample s = samples_->get(i);  // its own errors name the file and the sample
     try {
-        Sequence chosen = build_sequence(s.messages, tok_, config_.sequence);
-        std::optional<Sequence> rejected;
-        if (preference_) rejected = build_sequence(s.rejected, tok_, config_.sequence);
+        SampleSequences built = build_sequences(s);
         std::vector<float> pixels;
         if (!s.image.empty()) {
             pixels.resize(static_cast<size_t>(3) * config_.image.size * config_.image.size);
             preprocess_image(read_image(s.image), config_.image, pixels.data());
         }
         // Only now that nothing can fail: a bad sample leaves no partial row behind.
-        rows.chosen.push_back(std::move(chosen));
-        if (rejected) rows.rejected.push_back(std::move(*rejected));
+        rows.chosen.push_back(std::move(built.chosen));
+        if (built.rejected) rows.rejected.push_back(std::move(*built.rejected));
         rows.images.push_back(std::move(pixels));
         rows.ids.push_back(s.id);
     } catch (const DataError&) {
-        rethrow_named("[Loader] sample \"" + s.id + "\"" + (s.image.empty() ? "" : " (image " + s.image + ")") + ": ");
+        rethrow_named(sample_prefix(s));
     }
 }
 

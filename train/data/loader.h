@@ -97,6 +97,12 @@ private:
     // cannot be built throws its named error, or with skip_bad gets length 0. Empty when the
     // loader is stopped meanwhile.
     std::vector<int64_t> sequence_lengths();
+    // A sample's sequences: the conversation, or a pair's chosen and rejected answers.
+    struct SampleSequences {
+        Sequence chosen;
+        std::optional<Sequence> rejected;  // preference only
+    };
+    SampleSequences build_sequences(const Sample& s) const;
     // Tokens in sample i's longest row; throws DataError subtypes naming the sample.
     int64_t sequence_length(size_t i) const;
     // lengths: empty, or sequence_lengths() when grouping.
