@@ -11,7 +11,13 @@ build="$root/build"
 if [ ! -f "$build/CMakeCache.txt" ]; then
     echo "$program: first use: installing packages and configuring the build in $build ..." >&2
     bash "$root/scripts/install_deps.sh"
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
+    # nvcc adds about 50 s to a 2-core build; the CUDA backend only pays when a GPU is visible.
+    cuda=AUTO
+    if ! nvidia-smi -L > /dev/null 2>&1; then
+        cuda=OFF
+        echo "$program: no GPU visible: building without the CUDA backend (scripts/test.sh adds it when nvcc is installed)" >&2
+    fi
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMOD_CUDA="$cuda" > /dev/null
 fi
 if ! out=$(cmake --build "$build" --target "$program" -j"$(nproc)" 2>&1); then
     echo "$out" >&2

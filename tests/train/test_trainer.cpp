@@ -236,6 +236,28 @@ TEST_F(Stages, GroupByLengthResumesBitForBit) {
 
 // Two parts in order (existence questions for steps 1-2, then colour questions for steps 3-4,
 // then the whole data): a run cut at each switch continues bit for bit, and the order matters.
+// Preference with the reference's log-probs computed once (6 steps of 2 x 4 pairs visit all 32): a
+// cut run resumes bit for bit, and the first step's loss equals, up to rounding, that of a run
+// too short for the table (3 steps of 2 x 4), which runs the reference at every step.
+TEST_F(Stages, PreferenceWithTheReferenceTableResumesBitForBit) {
+    ASSERT_TRUE(run_stage(options("teacher", "teacher")));
+    ASSERT_TRUE(run_stage(options("imitation", "imitation")));
+    testing::internal::CaptureStderr();
+    expect_resume_bit_for_bit("preference", "table-full", "table-cut", {"grad_accum=2"}, {2, 2}, "dpo",
+                              {"dpo", "margin", "grad_norm"});
+    const std::string said = testing::internal::GetCapturedStderr();
+    EXPECT_NE(said.find("reference log-probs of 32 pairs computed once"), std::string::npos) << said;
+
+    TrainOptions short_run = options("preference", "table-none", {"grad_accum=2"});
+    short_run.steps = 3;
+    testing::internal::CaptureStderr();
+    ASSERT_TRUE(run_stage(short_run));
+    EXPECT_EQ(testing::internal::GetCapturedStderr().find("computed once"), std::string::npos);
+    const double with_table = read_metrics(dir_->str("table-full/dpo/metrics.jsonl")).at("dpo").at(0).second;
+    const double per_step = read_metrics(dir_->str("table-none/dpo/metrics.jsonl")).at("dpo").at(0).second;
+    EXPECT_NEAR(with_table, per_step, 1e-5 * std::abs(per_step));
+}
+
 TEST_F(Stages, TeacherFirstPartsRunInOrderAndResumeBitForBit) {
     const std::vector<std::string> parts = {"teacher_first_tasks=existence,color", "teacher_first_share=0.3333,0.3333"};
     // Stops at steps 2 and 4, where the parts end.

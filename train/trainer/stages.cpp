@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.h"
@@ -12,7 +14,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/eval.h"
 #include "trainer/losses.h"
-#include "trainer/pair_logits.h"
+#include "trainer/reference_log_probs.h"
 #include "trainer/training_loop.h"
 #include "trainer/workspace.h"
 
@@ -294,11 +296,26 @@ bool run_preference(const TrainOptions& o) {
     const models::MoeConfig moe = student->config.moe;
     Job job{"preference " + o.loss, join(o.out, o.loss), student.get(), &s.tok,
             loader_spec(o, {"preference.json"}, true), o.steps, nullptr, &router_gen};
+    // The reference's log-probs once per pair up front, when the run visits every pair at least
+    // once; with fewer visits the pass would cost more than it saves.
+    LoaderSpec pass_spec = job.data;
+    pass_spec.one_pass = true;
+    std::unique_ptr<data::Loader> pass = make_loader(pass_spec, s.tok, teacher->config.vision);
+    std::optional<ReferenceLogProbs> reference;
+    if (o.steps * o.grad_accum * o.batch_size >= pass->size()) {
+        reference = ReferenceLogProbs::compute(*teacher, *pass, o.device);
+        if (reference) {
+            std::fprintf(stderr, "train_mod: reference log-probs of %lld pairs computed once\n",
+                         static_cast<long long>(reference->size()));
+        } else {
+            std::fprintf(stderr, "train_mod: preference pairs share an id; the reference runs at every step\n");
+        }
+    }
+    pass.reset();
     job.step = [&](const data::Batch& b) {
         ModelInputs in = to_model_inputs(b, o.device);
         LabelPositions pos = shifted_positions(in.labels);
-        // The reference runs each pair's shared image and prompt once (trainer/pair_logits.h).
-        Tensor ref = sequence_log_probs(pair_logits(*teacher, in, pos.rows), pos, b.B);
+        Tensor ref = reference ? reference->of(b) : reference_log_probs(*teacher, in, pos);
         models::MllmOutput out = student->forward(in.input_ids, in.pixels, Tensor(), nullptr, &router_gen, pos.rows);
         PreferenceLoss p = preference_loss(o.loss, sequence_log_probs(out.logits, pos, b.B), ref, o.beta);
         Terms terms{{o.loss, p.loss.item()}};

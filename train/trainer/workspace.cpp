@@ -100,8 +100,9 @@ std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::To
     config.batch_size = spec.batch_size;
     config.seed = spec.seed;
     config.skip_bad = spec.skip_bad;
-    config.group_by_length = spec.group_by_length;
-    config.drop_last = true;  // equal batches: steady step times and exact resume arithmetic
+    config.shuffle = !spec.one_pass;
+    config.group_by_length = spec.one_pass ? 0 : spec.group_by_length;
+    config.drop_last = !spec.one_pass;  // equal batches: steady step times and exact resume arithmetic
     config.start_epoch = spec.start_epoch;
     config.start_position = spec.start_position;
     config.sequence.image_tokens = vision.num_patches();

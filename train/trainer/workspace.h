@@ -32,6 +32,7 @@ struct LoaderSpec {
     int64_t max_len = 256;
     bool skip_bad = false;
     int64_t group_by_length = 0;  // data::LoaderConfig::group_by_length
+    bool one_pass = false;  // every sample once, in file order (no shuffle, no grouping, the short last batch kept)
     int64_t start_epoch = 0, start_position = 0;
 };
 
