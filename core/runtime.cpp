@@ -1,7 +1,9 @@
 #include "core/runtime.h"
 
+#include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace mod {
@@ -11,5 +13,11 @@ void use_passive_openmp_wait(char** argv) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     execv("/proc/self/exe", argv);
 }
+
+ScopedOmpThreads::ScopedOmpThreads(int threads) : previous_(omp_get_max_threads()) {
+    omp_set_num_threads(std::max(1, threads));
+}
+
+ScopedOmpThreads::~ScopedOmpThreads() { omp_set_num_threads(previous_); }
 
 }  // namespace mod

@@ -13,4 +13,19 @@ namespace mod {
 // same arguments (returns normally if the re-exec fails). A user's explicit setting wins.
 void use_passive_openmp_wait(char** argv);
 
+// The OpenMP threads of the parallel regions that the calling thread starts, set to `threads`
+// (at least 1) for the guard's lifetime and then restored. For a stretch of work beside a
+// helper thread: a parallel region waits for its slowest thread, so a team as large as the
+// machine loses a whole time slice whenever the helper takes one of its cores.
+class ScopedOmpThreads {
+public:
+    explicit ScopedOmpThreads(int threads);
+    ~ScopedOmpThreads();
+    ScopedOmpThreads(const ScopedOmpThreads&) = delete;
+    ScopedOmpThreads& operator=(const ScopedOmpThreads&) = delete;
+
+private:
+    int previous_;
+};
+
 }  // namespace mod
