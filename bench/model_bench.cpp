@@ -19,7 +19,7 @@
 
 int main(int argc, char** argv) {
     using namespace mod;
-    use_passive_openmp_wait(argv);
+    use_short_openmp_spin(argv);
     std::string config_path = "configs/small.json";
     int reps = 5;
     for (int i = 1; i < argc; ++i) {

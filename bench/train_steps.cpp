@@ -83,7 +83,7 @@ Batch make_batch(const models::MllmConfig& c, int64_t B, int64_t text, int64_t p
 }  // namespace
 
 int main(int argc, char** argv) {
-    use_passive_openmp_wait(argv);
+    use_short_openmp_spin(argv);
     std::string config_path = "configs/small.json", workload = "all", json_path;
     int steps = 5;
     bool profile = false;

@@ -8,9 +8,9 @@
 
 namespace mod {
 
-void use_passive_openmp_wait(char** argv) {
-    if (std::getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+void use_short_openmp_spin(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+    setenv("GOMP_SPINCOUNT", "2000", 1);
     execv("/proc/self/exe", argv);
 }
 

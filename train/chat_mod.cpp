@@ -53,7 +53,7 @@ std::string answer(const mod::train::LoadedModel& loaded, const std::vector<mod:
 }  // namespace
 
 int main(int argc, char** argv) {
-    mod::use_passive_openmp_wait(argv);  // idle OpenMP threads must not spin on a shared machine
+    mod::use_short_openmp_spin(argv);  // idle OpenMP threads spin briefly, then yield the core
     mod::data::KeyValueArgs args("chat_mod", "Answers questions about an image with a trained model (KV cache, streaming).");
     args.add("model", "", "model folder (required)");
     args.add("image", "", "PNG or JPEG file (required)");

@@ -38,7 +38,7 @@ void print_progress(const std::string& model, const std::string& set, int64_t do
 }  // namespace
 
 int main(int argc, char** argv) {
-    mod::use_passive_openmp_wait(argv);  // idle OpenMP threads must not spin on a shared machine
+    mod::use_short_openmp_spin(argv);  // idle OpenMP threads spin briefly, then yield the core
     mod::data::KeyValueArgs args("eval_mod",
                                  "Scores checkpoints on a world's held-out sets: understanding accuracy per task, "
                                  "POPE, CHAIR, parameters, decode speed.");

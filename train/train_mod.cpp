@@ -16,7 +16,7 @@
 
 int main(int argc, char** argv) {
     using namespace mod::train;
-    mod::use_passive_openmp_wait(argv);
+    mod::use_short_openmp_spin(argv);
     try {
         std::optional<TrainOptions> options = parse_train_options(argc, argv);
         if (!options) return 0;
