@@ -1,6 +1,6 @@
 // ReferenceLogProbs: the reference's log-probs of every preference pair, computed in one pass,
 // equal those computed in any other batch (float64, tiny teacher, pairs of different lengths);
-// pairs that share an id give no table; a pair outside the pass is a named error.
+// pairs that share an id give no table, no pairs an empty one; a pair outside the pass is a named error.
 #include "trainer/reference_log_probs.h"
 
 #include <gtest/gtest.h>
@@ -90,6 +90,13 @@ TEST_F(ReferenceLogProbsTest, EqualTheReferenceOfAnyBatch) {
 TEST_F(ReferenceLogProbsTest, PairsThatShareAnIdGiveNoTable) {
     data::Loader pass(pairs(3, {"a", "b", "a"}), tok_, in_file_order(2));
     EXPECT_FALSE(train::ReferenceLogProbs::compute(model_, pass, Device::cpu()).has_value());
+}
+
+TEST_F(ReferenceLogProbsTest, NoPairsGiveAnEmptyTable) {
+    data::Loader pass(pairs(0), tok_, in_file_order(2));
+    const std::optional<train::ReferenceLogProbs> table = train::ReferenceLogProbs::compute(model_, pass, Device::cpu());
+    ASSERT_TRUE(table.has_value());
+    EXPECT_EQ(table->size(), 0);
 }
 
 TEST_F(ReferenceLogProbsTest, APairOutsideThePassIsANamedError) {

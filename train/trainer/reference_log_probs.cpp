@@ -14,18 +14,18 @@ Tensor reference_log_probs(const models::LlavaModel& reference, const ModelInput
 
 std::optional<ReferenceLogProbs> ReferenceLogProbs::compute(const models::LlavaModel& reference, data::Loader& pairs,
                                                             Device device) {
-    std::optional<ReferenceLogProbs> out;
+    ReferenceLogProbs table(DType::F32, device);
     while (std::optional<data::Batch> b = pairs.next()) {
         const ModelInputs in = to_model_inputs(*b, device);
         const Tensor lp = reference_log_probs(reference, in, shifted_positions(in.labels));
-        if (!out) out = ReferenceLogProbs(lp.dtype(), device);
+        table.dtype_ = lp.dtype();
         const std::vector<double> v = lp.to_vector<double>();
         const int64_t n = b->B / 2;  // rows 0..n-1 chosen, n..2n-1 rejected (data/batch.h)
         for (int64_t i = 0; i < n; ++i) {
-            if (!out->by_id_.emplace(b->sample_ids[i], std::make_pair(v[i], v[i + n])).second) return std::nullopt;
+            if (!table.by_id_.emplace(b->sample_ids[i], std::make_pair(v[i], v[i + n])).second) return std::nullopt;
         }
     }
-    return out;
+    return table;
 }
 
 Tensor ReferenceLogProbs::of(const data::Batch& batch) const {

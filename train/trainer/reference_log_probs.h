@@ -28,7 +28,8 @@ Tensor reference_log_probs(const models::LlavaModel& reference, const ModelInput
 class ReferenceLogProbs {
 public:
     // Runs `reference` on every batch of one epoch of `pairs` (a loader of preference pairs in file
-    // order). nullopt when two pairs share an id, so that a batch could not say which is which.
+    // order); empty without pairs. nullopt when two pairs share an id, so that a batch could not
+    // say which is which.
     static std::optional<ReferenceLogProbs> compute(const models::LlavaModel& reference, data::Loader& pairs,
                                                     Device device);
 
