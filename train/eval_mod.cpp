@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     args.add("limit", "200", "first N samples of each set; 0 = all");
     args.add("out", "eval.json", "JSON file for the results; empty = none");
     args.add("answers", "", "JSON-lines file of every answer (question, truth, answer, correct); empty = none");
-    args.add("answer_tokens", std::to_string(defaults.answer_tokens), "max new tokens of a short answer (VQA, POPE)");
+    args.add("answer_tokens", std::to_string(defaults.answer_tokens), "max new tokens of an answer to a question (VQA, POPE)");
     args.add("caption_tokens", std::to_string(defaults.caption_tokens), "max new tokens of a caption (CHAIR)");
     args.add("threads", "0", "CPU threads (0: all cores)");
     args.add("device", "cpu", "cpu, cuda or cuda:N: where the models run");

@@ -38,6 +38,21 @@ TEST(EvalMetrics, NormalizeAnswer) {
     EXPECT_FALSE(train::answer_is_yes("I think yes"));
 }
 
+TEST(EvalMetrics, ReasonedAnswersAreScoredByTheirConclusion) {
+    const std::string truth = "The red circle is at the top left and the blue square is at the center, so yes.";
+    EXPECT_EQ(train::answer_conclusion(truth), "yes");
+    EXPECT_EQ(train::answer_conclusion(" No."), "no");  // a short answer is its own conclusion
+    EXPECT_EQ(train::answer_conclusion("a, so b, so C."), "c");
+    EXPECT_TRUE(train::answer_matches("The red circle is at the center and the blue square is at the top left, so yes.", truth));
+    EXPECT_TRUE(train::answer_matches("yes", truth));
+    EXPECT_FALSE(train::answer_matches("The red circle is at the top left and the blue square is at the center, so no.", truth));
+    EXPECT_FALSE(train::answer_matches("The red circle is at the top left", truth));  // no conclusion
+    EXPECT_EQ(train::stated_positions(truth), (std::vector<std::string>{"top left", "center"}));
+    EXPECT_EQ(train::stated_positions("The red circle is at the bottom right, so"), (std::vector<std::string>{"bottom right"}));
+    EXPECT_TRUE(train::stated_positions("The red circle is at the").empty());  // cut off: nothing stated
+    EXPECT_TRUE(train::stated_positions("yes").empty());
+}
+
 TEST(EvalMetrics, AccuracyPerTask) {
     struct Row {
         const char* task;
@@ -229,6 +244,7 @@ TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
     world.images = 4;
     world.test_images = 8;
     world.preference_pairs = 2;
+    world.reasoned_relations = true;
     data::write_world(world);
 
     text::BpeTrainConfig bpe;
@@ -288,7 +304,8 @@ TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
     EXPECT_EQ(nlohmann::json::parse(train::answers_jsonl(cut)).at("answer"), "A\xEF\xBF\xBD");
 
     EXPECT_THROW(train::evaluate(model, tok, dir.str("nowhere"), options, "tiny"), data::DataError);
-    // The lookup counts every colour and position question of a scene with two or more shapes.
+    // The lookup counts every colour and position question of a scene with two or more shapes,
+    // and the two steps of every reasoned relation answer.
     options.limit = 0;
     std::map<std::string, int64_t> expected;
     {
@@ -303,17 +320,21 @@ TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
             const std::string task = q["task"];
             if ((task == "color" || task == "position") && shapes_in[world.out + "/test/" + q["image"].get<std::string>()] >= 2)
                 ++expected[task];
+            if (task == "relation") expected[task] += 2;
         }
     }
     const train::EvalResult all = train::evaluate(model, tok, world.out, options, "tiny");
     int64_t counted = 0;
     for (const auto& [task, m] : all.lookup) {
         EXPECT_EQ(m.questions, expected[task]) << task;
-        EXPECT_LE(m.right, all.tasks.at(task).correct) << task;
+        if (task != "relation") {
+            EXPECT_LE(m.right, all.tasks.at(task).correct) << task;
+        }
         EXPECT_LE(m.right + m.another, m.questions) << task;
         counted += m.questions;
     }
-    EXPECT_EQ(counted, expected["color"] + expected["position"]);
+    EXPECT_EQ(counted, expected["color"] + expected["position"] + expected["relation"]);
+    EXPECT_GT(expected["relation"], 0);
     EXPECT_GT(counted, 0);
     // Without scenes.jsonl (a data folder not made by make_world) there is no lookup; a broken
     // one names its line.

@@ -2,6 +2,7 @@
 // by world_truth.cpp), and rendered pixels that agree with the stored scene.
 #include "data/errors.h"
 #include "data/image_io.h"
+#include "data/tasks.h"
 #include "data/world.h"
 #include "temp_dir.h"
 #include "world_truth.h"
@@ -254,6 +255,51 @@ TEST(World, ImageAfterQuestionMovesTheTagAndNothingElse) {
     EXPECT_EQ(hash_tree(before.path() / "train/images"), hash_tree(after.path() / "train/images"));
     EXPECT_EQ(read_json(after.path() / "meta.json")["config"]["image_after_question"], true);
     EXPECT_EQ(read_json(before.path() / "meta.json")["config"]["image_after_question"], false);
+}
+
+TEST(World, ReasonedRelationsChangeOnlyTheRelationAnswers) {
+    TempDir bare, reasoned;
+    mod::data::WorldConfig c = small_world(bare.str(), 5);
+    c.images = 150;
+    c.test_images = 40;
+    c.preference_pairs = 150;
+    c.reasoned_relations = false;
+    mod::data::write_world(c);
+    c.out = reasoned.str();
+    c.reasoned_relations = true;
+    mod::data::write_world(c);
+    const auto train_scenes = mod::test::read_scenes(reasoned.str("train/scenes.jsonl"));
+    const auto test_scenes = mod::test::read_scenes(reasoned.str("test/scenes.jsonl"));
+    const std::string short_suffix = std::string("\n") + mod::data::kShortAnswerSuffix;
+    const std::string reasoned_suffix = std::string("\n") + mod::data::kReasonedRelationSuffix;
+    int relations = 0;
+    for (const char* file : {"train/multitask.json", "test/vqa.json"}) {
+        const nlohmann::json a = read_json(bare.path() / file), b = read_json(reasoned.path() / file);
+        ASSERT_EQ(a.size(), b.size()) << file;
+        const auto& scenes = std::string(file).rfind("train", 0) == 0 ? train_scenes : test_scenes;
+        for (size_t i = 0; i < a.size(); ++i) {
+            if (a[i]["task"] != "relation") {
+                EXPECT_EQ(a[i], b[i]) << file << " " << a[i]["id"];
+                continue;
+            }
+            ++relations;
+            // The same question under the other instruction; the bare answer is the conclusion.
+            std::string question = a[i]["conversations"][0]["value"];
+            question.replace(question.size() - short_suffix.size(), short_suffix.size(), reasoned_suffix);
+            EXPECT_EQ(b[i]["conversations"][0]["value"], question);
+            const std::string answer = b[i]["conversations"][1]["value"];
+            const std::string conclusion = ", so " + a[i]["conversations"][1]["value"].get<std::string>() + ".";
+            ASSERT_GT(answer.size(), conclusion.size());
+            EXPECT_EQ(answer.substr(answer.size() - conclusion.size()), conclusion) << answer;
+            EXPECT_EQ(mod::test::check_answer(scenes.at(b[i]["image"]), question, answer), "") << b[i]["id"];
+        }
+    }
+    EXPECT_GT(relations, 20);
+    for (const char* file : {"train/general.json", "train/preference.json", "test/pope_random.json", "test/chair.json"}) {
+        EXPECT_EQ(read_json(bare.path() / file), read_json(reasoned.path() / file)) << file;
+    }
+    EXPECT_EQ(read_json(reasoned.path() / "meta.json")["config"]["reasoned_relations"], true);
+    EXPECT_EQ(read_json(bare.path() / "meta.json")["config"]["reasoned_relations"], false);
 }
 
 TEST(World, BadTaskWeightsAreNamed) {

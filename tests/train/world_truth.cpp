@@ -15,6 +15,7 @@ using data::Shape;
 namespace {
 
 const char* kSuffix = "\nAnswer the question using a single word or phrase.";
+const char* kReasonedSuffix = "\nSay where each shape is, then answer yes or no.";
 const std::string kPos = "(top left|top center|top right|middle left|center|middle right|bottom left|bottom center|bottom right)";
 
 std::vector<const Object*> shapes_of(const Scene& s) {
@@ -39,6 +40,11 @@ const Object* at(const Scene& s, const std::string& pos) {
         if (o.row == r && o.col == c) return &o;
     }
     return nullptr;
+}
+
+std::string cell_name(const Object& o) {
+    const std::string rows[] = {"top", "middle", "bottom"}, cols[] = {"left", "center", "right"};
+    return o.row == 1 && o.col == 1 ? std::string("center") : rows[o.row] + " " + cols[o.col];
 }
 
 std::string singular(const std::string& plural) {
@@ -93,8 +99,7 @@ std::optional<std::string> short_answer(const Scene& s, const std::string& q) {
     if (std::regex_match(q, m, std::regex("Where is the (\\w+) (\\w+)\\?"))) {
         const Object* o = find(s, m[1], m[2]);
         if (o == nullptr) return "<no such object>";
-        const std::string rows[] = {"top", "middle", "bottom"}, cols[] = {"left", "center", "right"};
-        return o->row == 1 && o->col == 1 ? std::string("center") : rows[o->row] + " " + cols[o->col];
+        return cell_name(*o);
     }
     if (std::regex_match(q, m, std::regex("Is the (\\w+) (\\w+) (to the left of|to the right of|above|below) the (\\w+) (\\w+)\\?"))) {
         const Object* a = find(s, m[1], m[2]);
@@ -126,6 +131,26 @@ std::optional<std::string> short_answer(const Scene& s, const std::string& q) {
         return std::string("no");
     }
     return std::nullopt;
+}
+
+// "Is the red circle above the blue square?" answered with its steps:
+// "The red circle is at the top left and the blue square is at the center, so yes."
+std::optional<std::string> reasoned_answer(const Scene& s, const std::string& q) {
+    std::smatch m;
+    if (!std::regex_match(q, m, std::regex("Is the (\\w+ \\w+) (?:to the left of|to the right of|above|below) the (\\w+ \\w+)\\?"))) {
+        return std::nullopt;
+    }
+    const std::optional<std::string> yes_no = short_answer(s, q);
+    const Object* a = nullptr;
+    const Object* b = nullptr;
+    for (const Object& o : s.objects) {
+        const std::string named = std::string(data::colour_name(o.colour)) + " " + data::shape_name(o.shape);
+        if (o.shape != Shape::text && named == m[1]) a = &o;
+        if (o.shape != Shape::text && named == m[2]) b = &o;
+    }
+    if (a == nullptr || b == nullptr) return "<no such object>";
+    return "The " + m[1].str() + " is at the " + cell_name(*a) + " and the " + m[2].str() + " is at the " + cell_name(*b) +
+           ", so " + *yes_no + ".";
 }
 
 std::optional<std::string> sentence_answer(const Scene& s, const std::string& q) {
@@ -167,10 +192,11 @@ bool is_describe(const std::string& q) {
 std::optional<std::string> expected_answer(const Scene& scene, const std::string& question) {
     std::string q = question;
     if (q.rfind("<image>\n", 0) == 0) q = q.substr(8);
-    const std::string suffix = kSuffix;
-    if (q.size() > suffix.size() && q.compare(q.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        return short_answer(scene, q.substr(0, q.size() - suffix.size()));
-    }
+    auto ends_with = [&](const std::string& suffix) {
+        return q.size() > suffix.size() && q.compare(q.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends_with(kSuffix)) return short_answer(scene, q.substr(0, q.size() - std::string(kSuffix).size()));
+    if (ends_with(kReasonedSuffix)) return reasoned_answer(scene, q.substr(0, q.size() - std::string(kReasonedSuffix).size()));
     return sentence_answer(scene, q);
 }
 

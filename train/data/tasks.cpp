@@ -17,9 +17,9 @@ int count_if_shapes(const Scene& scene, Pred pred) {
     return static_cast<int>(std::count_if(shapes.begin(), shapes.end(), [&](const Object* o) { return pred(*o); }));
 }
 
-std::string definite(const Object& o) {
-    return std::string("the ") + colour_name(o.colour) + " " + shape_name(o.shape);
-}
+std::string named(const Object& o) { return std::string(colour_name(o.colour)) + " " + shape_name(o.shape); }
+
+std::string definite(const Object& o) { return "the " + named(o); }
 
 std::string at(const Object& o) { return position_name(o.row, o.col); }
 
@@ -66,7 +66,7 @@ QA position_question(const Scene& scene, Rng& rng) {
     return {"position", "Where is " + definite(o) + "?", at(o)};
 }
 
-QA relation_question(const Scene& scene, Rng& rng) {
+QA relation_question(const Scene& scene, Rng& rng, bool reasoned) {
     std::vector<const Object*> shapes = shape_objects(scene);
     rng.shuffle(shapes);
     const Object& a = *shapes[0];
@@ -77,7 +77,12 @@ QA relation_question(const Scene& scene, Rng& rng) {
     }
     const bool yes = rng.percent(50);
     const std::string& r = rng.pick(yes ? holds : fails);  // cells differ, so both lists are non-empty
-    return {"relation", "Is " + definite(a) + " " + r + " " + definite(b) + "?", yes ? "yes" : "no"};
+    const std::string question = "Is " + definite(a) + " " + r + " " + definite(b) + "?";
+    const std::string conclusion = yes ? "yes" : "no";
+    if (!reasoned) return {"relation", question, conclusion};
+    const std::string steps = "The " + named(a) + " is at the " + at(a) + " and " + definite(b) +
+                              " is at the " + at(b);
+    return {"relation", question, steps + kConclusionMark + conclusion + ".", kReasonedRelationSuffix};
 }
 
 QA text_question(const Scene& scene, Rng& rng) {
@@ -142,12 +147,12 @@ bool task_possible(const Scene& scene, const std::string& task) {
     return true;
 }
 
-QA make_vqa(const Scene& scene, const std::string& task, Rng& rng) {
+QA make_vqa(const Scene& scene, const std::string& task, Rng& rng, bool reason_relations) {
     if (task == "color") return color_question(scene, rng);
     if (task == "shape") return shape_question(scene, rng);
     if (task == "count") return count_question(scene, rng);
     if (task == "position") return position_question(scene, rng);
-    if (task == "relation") return relation_question(scene, rng);
+    if (task == "relation") return relation_question(scene, rng, reason_relations);
     if (task == "text") return text_question(scene, rng);
     return existence_question(scene, rng);
 }

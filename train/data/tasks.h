@@ -11,22 +11,30 @@ namespace mod::data {
 
 class Rng;
 
+// LLaVA's instruction for short answers, appended to every VQA question.
+inline constexpr const char* kShortAnswerSuffix = "Answer the question using a single word or phrase.";
+// The instruction of a reasoned relation question, whose answer says where each of the two
+// shapes is before it says yes or no: "The red circle is at the top left and the blue square is
+// at the center, so yes." Each step is then one lookup by name, asked right where it is needed.
+inline constexpr const char* kReasonedRelationSuffix = "Say where each shape is, then answer yes or no.";
+// What joins a reasoned answer's steps to its conclusion.
+inline constexpr const char* kConclusionMark = ", so ";
+
 struct QA {
     std::string task;      // color, shape, count, position, relation, text, existence, general
     std::string question;  // without the image placeholder or answer-format suffix
     std::string answer;
+    std::string instruction = kShortAnswerSuffix;  // the line after the question
 };
-
-// LLaVA's instruction for short answers, appended to every VQA question.
-inline constexpr const char* kShortAnswerSuffix = "Answer the question using a single word or phrase.";
 
 const std::vector<std::string>& vqa_task_names();
 
 // Whether the scene can pose this task (text needs a text object, relation two shapes).
 bool task_possible(const Scene& scene, const std::string& task);
 
-// A short-answer question of the given task; the task must be possible.
-QA make_vqa(const Scene& scene, const std::string& task, Rng& rng);
+// A question of the given task with a short answer, or for relation with reason_relations a
+// reasoned one (kReasonedRelationSuffix); the task must be possible.
+QA make_vqa(const Scene& scene, const std::string& task, Rng& rng, bool reason_relations);
 
 // One general-conversation turn with a full-sentence answer.
 QA make_general_turn(const Scene& scene, Rng& rng);

@@ -47,6 +47,9 @@ struct WorldConfig {
     // before it (data::with_image_tag). meta.json records it; train_mod hands it to the models
     // it makes, so that chat_mod asks in the same order.
     bool image_after_question = false;
+    // Relation questions answered with their steps: where each of the two shapes is, then yes or
+    // no (data::kReasonedRelationSuffix). Otherwise a bare yes or no, as every other task type.
+    bool reasoned_relations = false;
 };
 
 struct WorldStats {

@@ -11,6 +11,7 @@
 #include "data/errors.h"
 #include "data/json_read.h"
 #include "data/scene_file.h"
+#include "data/tasks.h"
 #include "trainer/generate.h"
 
 namespace mod::train {
@@ -125,10 +126,12 @@ std::map<std::string, data::Scene> read_test_scenes(const fs::path& test) {
     return scenes;
 }
 
-// Counts a colour or position question about a scene with two or more shapes in its LookupMetrics.
+// Counts a colour or position question about a scene with two or more shapes in its LookupMetrics,
+// and each stated position of a reasoned relation answer (two lookups by name a question).
 void add_lookup(std::map<std::string, LookupMetrics>& lookup, const std::map<std::string, data::Scene>& scenes,
                 const TestSample& s, const std::string& answer) {
-    if (s.task != "color" && s.task != "position") return;
+    const std::vector<std::string> steps = s.task == "relation" ? stated_positions(s.answer) : std::vector<std::string>{};
+    if (s.task != "color" && s.task != "position" && steps.empty()) return;
     const auto it = scenes.find(s.image);
     if (it == scenes.end()) return;
     const std::vector<const data::Object*> shapes = data::shape_objects(it->second);
@@ -137,7 +140,14 @@ void add_lookup(std::map<std::string, LookupMetrics>& lookup, const std::map<std
     for (const data::Object* o : shapes) {
         attributes.push_back(s.task == "color" ? data::colour_name(o->colour) : data::position_name(o->row, o->col));
     }
-    lookup[s.task].add(normalize_answer(answer), normalize_answer(s.answer), attributes);
+    if (steps.empty()) {
+        lookup[s.task].add(normalize_answer(answer), normalize_answer(s.answer), attributes);
+        return;
+    }
+    const std::vector<std::string> stated = stated_positions(answer);
+    for (size_t i = 0; i < steps.size(); ++i) {
+        lookup[s.task].add(i < stated.size() ? stated[i] : std::string(), steps[i], attributes);
+    }
 }
 
 }  // namespace
@@ -166,8 +176,27 @@ std::string normalize_answer(const std::string& answer) {
 
 bool answer_is_yes(const std::string& answer) { return normalize_answer(answer).rfind("yes", 0) == 0; }
 
+std::string answer_conclusion(const std::string& answer) {
+    const std::string normal = normalize_answer(answer);
+    const std::string mark = data::kConclusionMark;
+    const size_t at = normal.rfind(mark);
+    return at == std::string::npos ? normal : normal.substr(at + mark.size());
+}
+
+std::vector<std::string> stated_positions(const std::string& answer) {
+    const std::string normal = normalize_answer(answer);
+    const std::string lead = " is at the ";
+    std::vector<std::string> out;
+    for (size_t at = normal.find(lead); at != std::string::npos; at = normal.find(lead, at)) {
+        at += lead.size();
+        const size_t end = std::min(normal.find(" and ", at), normal.find(',', at));
+        out.push_back(normal.substr(at, end == std::string::npos ? std::string::npos : end - at));
+    }
+    return out;
+}
+
 bool answer_matches(const std::string& answer, const std::string& truth) {
-    return normalize_answer(answer) == normalize_answer(truth);
+    return answer_conclusion(answer) == answer_conclusion(truth);
 }
 
 void Accuracy::add(bool ok) {
@@ -364,9 +393,9 @@ std::string format_table(const std::vector<EvalResult>& results) {
             return it == (r.*field).end() ? std::string("-") : percent((it->second.*metric)());
         });
     };
-    for (const std::string task : {"color", "position"}) {
+    for (const std::string task : {"color", "position", "relation"}) {
         if (std::none_of(results.begin(), results.end(), [&](const EvalResult& r) { return r.lookup.count(task) > 0; })) continue;
-        const std::string label = "lookup " + task + ", 2+ shapes: ";
+        const std::string label = task == "relation" ? "lookup relation steps: " : "lookup " + task + ", 2+ shapes: ";
         keyed_row(label + "right %", &EvalResult::lookup, task, &LookupMetrics::right_rate);
         keyed_row(label + "another shape's %", &EvalResult::lookup, task, &LookupMetrics::another_rate);
     }

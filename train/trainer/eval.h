@@ -35,7 +35,16 @@ struct Accuracy {
     void add(bool ok);
 };
 
-// Exact match after normalize_answer on both sides.
+// A reasoned answer's conclusion: what follows its last ", so " (data::kConclusionMark), after
+// normalize_answer; the whole normalised answer when it has none. "The red circle is at the top
+// left and the blue square is at the center, so yes." -> "yes".
+std::string answer_conclusion(const std::string& answer);
+// The positions a reasoned relation answer states, in order: after each " is at the ", up to the
+// next " and " or ",". The example above -> {"top left", "center"}.
+std::vector<std::string> stated_positions(const std::string& answer);
+
+// The conclusions (answer_conclusion) match exactly: a short answer is its own conclusion, and a
+// reasoned one is scored by what it concludes.
 bool answer_matches(const std::string& answer, const std::string& truth);
 
 // The confusion counts of yes/no probes; "positive" = the object is present / the answer is yes.
@@ -70,6 +79,7 @@ struct ChairMetrics {
 // answer names the asked shape's attribute, or another shape's. A model that reads whichever
 // object it finds, not the one the question names, answers "another shape's" about as often as
 // "right" (with two shapes) instead of rarely: the lookup by name the relation questions need.
+// Reasoned relation answers count each of their two stated positions as a position lookup.
 struct LookupMetrics {
     int64_t questions = 0;
     int64_t right = 0;
@@ -84,7 +94,7 @@ struct LookupMetrics {
 
 struct EvalOptions {
     int64_t limit = 0;                // first N samples of each file; 0 = all
-    int64_t answer_tokens = 16;       // max_new_tokens for short answers (VQA, POPE)
+    int64_t answer_tokens = 32;       // max_new_tokens for answers to questions (VQA, POPE): a reasoned one takes ~25
     int64_t caption_tokens = 128;     // max_new_tokens for captions
     // Called after each sample: the set ("vqa", "pope_random", ..., "chair"), samples done, samples in it.
     std::function<void(const std::string& set, int64_t done, int64_t total)> on_progress;
@@ -107,7 +117,8 @@ struct EvalResult {
     Accuracy vqa_overall;                    // all VQA samples together
     std::map<std::string, PopeMetrics> pope;  // per split: random, popular, adversarial
     ChairMetrics chair;
-    // "color", "position": from the world's test/scenes.jsonl; empty for a data folder without it.
+    // "color", "position", "relation" (the steps of reasoned answers): from the world's
+    // test/scenes.jsonl; empty for a data folder without it.
     std::map<std::string, LookupMetrics> lookup;
     models::ParameterCounts params;
     int64_t decode_tokens = 0;  // one-token forwards over every generation

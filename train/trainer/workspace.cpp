@@ -46,6 +46,7 @@ std::string world_differences(const nlohmann::json& made, const data::WorldConfi
     compare("min_objects", asked.min_objects, 1);
     compare("text_percent", asked.text_percent, nullptr);
     compare("image_after_question", asked.image_after_question, false);
+    compare("reasoned_relations", asked.reasoned_relations, false);
     return out;
 }
 
