@@ -248,11 +248,13 @@ TEST_F(Stages, PreferenceWithTheReferenceTableResumesBitForBit) {
     const std::string said = testing::internal::GetCapturedStderr();
     EXPECT_NE(said.find("reference log-probs of 32 pairs computed once"), std::string::npos) << said;
 
-    TrainOptions short_run = options("preference", "table-none", {"grad_accum=2"});
-    short_run.steps = 3;
+    // preference_steps, not steps, counts this stage's steps.
+    TrainOptions short_run = options("preference", "table-none", {"grad_accum=2", "preference_steps=3"});
+    ASSERT_GT(short_run.steps, 3);
     testing::internal::CaptureStderr();
     ASSERT_TRUE(run_stage(short_run));
     EXPECT_EQ(testing::internal::GetCapturedStderr().find("computed once"), std::string::npos);
+    EXPECT_EQ(read_metrics(dir_->str("table-none/dpo/metrics.jsonl")).at("dpo").back().first, 3);
     const double with_table = read_metrics(dir_->str("table-full/dpo/metrics.jsonl")).at("dpo").at(0).second;
     const double per_step = read_metrics(dir_->str("table-none/dpo/metrics.jsonl")).at("dpo").at(0).second;
     EXPECT_NEAR(with_table, per_step, 1e-5 * std::abs(per_step));

@@ -48,6 +48,7 @@ void declare(data::KeyValueArgs& a) {
     a.add("beta", "0.1", "preference beta");
     a.add("steps", "400", "optimizer steps per phase");
     a.add("teacher_steps", "0", "optimizer steps of the teacher SFT, by stage=teacher or when a stage makes its teacher (0: steps)");
+    a.add("preference_steps", "0", "optimizer steps of preference distillation (0: steps)");
     a.add("teacher_first_tasks", "",
           "stage=teacher: parts that start the SFT, in order (comma list; a part's task types joined by +, e.g. "
           "existence,text): each reads only those questions of multitask.json, within the one lr schedule (empty: none)");
@@ -199,6 +200,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.vision_scenes = a.get_choice("vision_scenes", {"train", "generated"});
     o.vision_text_percent = a.get_int("vision_text_percent", -1, 100);
     o.teacher_steps = a.get_int("teacher_steps", 0, int64_t(1) << 40);
+    o.preference_steps = a.get_int("preference_steps", 0, int64_t(1) << 40);
     const int64_t sft_steps = o.teacher_steps > 0 ? o.teacher_steps : o.steps;
     o.teacher_first = first_parts(a, "teacher", sft_steps);
     o.student_first = first_parts(a, "student", o.steps);

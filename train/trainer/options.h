@@ -45,6 +45,7 @@ struct TrainOptions {
     std::string vision_scenes = "train";  // its images: "train" (the world's) or "generated" (new each step)
     int64_t vision_text_percent = -1;     // generated scenes with a text, in percent (-1: the world's share)
     int64_t teacher_steps = 0;  // SFT steps whenever the teacher is trained (0: steps)
+    int64_t preference_steps = 0;  // preference distillation's steps (0: steps)
     std::vector<FirstPart> teacher_first;  // teacher_first_tasks, teacher_first_share: the start of the teacher's SFT
     std::vector<FirstPart> student_first;  // student_first_tasks, student_first_share: the start of imitation's (sft's) first phase
     int64_t batch_size = 0;
