@@ -20,13 +20,13 @@ namespace {
 namespace fs = std::filesystem;
 using mod::test::TempDir;
 
-mod::data::WorldConfig small_world(const std::string& out, uint64_t seed) {
+mod::data::WorldConfig small_world(const std::string& out, uint64_t seed, int64_t images = 300, int64_t test_images = 60) {
     mod::data::WorldConfig c;
     c.out = out;
     c.seed = seed;
-    c.images = 300;
-    c.test_images = 60;
-    c.preference_pairs = 300;
+    c.images = images;
+    c.test_images = test_images;
+    c.preference_pairs = images;
     c.images_per_folder = 100;
     return c;
 }
@@ -111,11 +111,8 @@ TEST_F(WorldTruth, TestVqaAndPopeAnswersAreTrue) {
 TEST(World, CrowdedScenesStayTrue) {
     // Up to 8 shapes: scenes can hold every shape kind, which negatives must survive.
     TempDir dir;
-    mod::data::WorldConfig c = small_world(dir.str(), 11);
+    mod::data::WorldConfig c = small_world(dir.str(), 11, 150, 0);
     c.max_objects = 8;
-    c.images = 150;
-    c.test_images = 0;
-    c.preference_pairs = 150;
     mod::data::write_world(c);
     const auto scenes = mod::test::read_scenes(dir.str("train/scenes.jsonl"));
     for (const char* file : {"train/general.json", "train/multitask.json"}) {
@@ -223,10 +220,7 @@ std::vector<std::string> first_turns(const fs::path& world) {
 
 TEST(World, ImageAfterQuestionMovesTheTagAndNothingElse) {
     TempDir before, after;
-    mod::data::WorldConfig c = small_world(before.str(), 4);
-    c.images = 120;
-    c.test_images = 20;
-    c.preference_pairs = 120;
+    mod::data::WorldConfig c = small_world(before.str(), 4, 120, 20);
     mod::data::write_world(c);
     c.out = after.str();
     c.image_after_question = true;
@@ -259,10 +253,7 @@ TEST(World, ImageAfterQuestionMovesTheTagAndNothingElse) {
 
 TEST(World, ReasonedRelationsChangeOnlyTheRelationAnswers) {
     TempDir bare, reasoned;
-    mod::data::WorldConfig c = small_world(bare.str(), 5);
-    c.images = 150;
-    c.test_images = 40;
-    c.preference_pairs = 150;
+    mod::data::WorldConfig c = small_world(bare.str(), 5, 150, 40);
     c.reasoned_relations = false;
     mod::data::write_world(c);
     c.out = reasoned.str();
