@@ -137,20 +137,14 @@ std::optional<std::string> short_answer(const Scene& s, const std::string& q) {
 // "The red circle is at the top left and the blue square is at the center, so yes."
 std::optional<std::string> reasoned_answer(const Scene& s, const std::string& q) {
     std::smatch m;
-    if (!std::regex_match(q, m, std::regex("Is the (\\w+ \\w+) (?:to the left of|to the right of|above|below) the (\\w+ \\w+)\\?"))) {
+    if (!std::regex_match(q, m, std::regex("Is the (\\w+) (\\w+) (?:to the left of|to the right of|above|below) the (\\w+) (\\w+)\\?"))) {
         return std::nullopt;
     }
-    const std::optional<std::string> yes_no = short_answer(s, q);
-    const Object* a = nullptr;
-    const Object* b = nullptr;
-    for (const Object& o : s.objects) {
-        const std::string named = std::string(data::colour_name(o.colour)) + " " + data::shape_name(o.shape);
-        if (o.shape != Shape::text && named == m[1]) a = &o;
-        if (o.shape != Shape::text && named == m[2]) b = &o;
-    }
+    const Object* a = find(s, m[1], m[2]);
+    const Object* b = find(s, m[3], m[4]);
     if (a == nullptr || b == nullptr) return "<no such object>";
-    return "The " + m[1].str() + " is at the " + cell_name(*a) + " and the " + m[2].str() + " is at the " + cell_name(*b) +
-           ", so " + *yes_no + ".";
+    return "The " + m[1].str() + " " + m[2].str() + " is at the " + cell_name(*a) + " and the " + m[3].str() + " " +
+           m[4].str() + " is at the " + cell_name(*b) + ", so " + *short_answer(s, q) + ".";
 }
 
 std::optional<std::string> sentence_answer(const Scene& s, const std::string& q) {
