@@ -1,6 +1,7 @@
 // Transcendental functions in plain arithmetic, so that the loops calling them vectorise:
 // std::exp is a library call the compiler cannot turn into AVX-512 code, and the sigmoid of
-// SiLU and QuickGELU was a tenth of the non-GEMM time of a training step.
+// SiLU and QuickGELU was a tenth of the non-GEMM time of a training step. They vectorise only
+// with -fno-trapping-math (CMakeLists.txt): GCC splits exp_f32's clamp into branches.
 #pragma once
 
 #include <algorithm>
