@@ -80,8 +80,8 @@ QA relation_question(const Scene& scene, Rng& rng, bool reasoned) {
     const std::string question = "Is " + definite(a) + " " + r + " " + definite(b) + "?";
     const std::string conclusion = yes ? "yes" : "no";
     if (!reasoned) return {"relation", question, conclusion};
-    const std::string steps = "The " + named(a) + " is at the " + at(a) + " and " + definite(b) +
-                              " is at the " + at(b);
+    const std::string steps = "The " + named(a) + kStatedPositionMark + at(a) + " and " + definite(b) +
+                              kStatedPositionMark + at(b);
     return {"relation", question, steps + kConclusionMark + conclusion + ".", kReasonedRelationSuffix};
 }
 

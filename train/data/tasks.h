@@ -19,6 +19,8 @@ inline constexpr const char* kShortAnswerSuffix = "Answer the question using a s
 inline constexpr const char* kReasonedRelationSuffix = "Say where each shape is, then answer yes or no.";
 // What joins a reasoned answer's steps to its conclusion.
 inline constexpr const char* kConclusionMark = ", so ";
+// What joins each shape of a reasoned answer's steps to its cell.
+inline constexpr const char* kStatedPositionMark = " is at the ";
 
 struct QA {
     std::string task;      // color, shape, count, position, relation, text, existence, general

@@ -185,7 +185,7 @@ std::string answer_conclusion(const std::string& answer) {
 
 std::vector<std::string> stated_positions(const std::string& answer) {
     const std::string normal = normalize_answer(answer);
-    const std::string lead = " is at the ";
+    const std::string lead = data::kStatedPositionMark;
     std::vector<std::string> out;
     for (size_t at = normal.find(lead); at != std::string::npos; at = normal.find(lead, at)) {
         at += lead.size();

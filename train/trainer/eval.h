@@ -39,8 +39,9 @@ struct Accuracy {
 // normalize_answer; the whole normalised answer when it has none. "The red circle is at the top
 // left and the blue square is at the center, so yes." -> "yes".
 std::string answer_conclusion(const std::string& answer);
-// The positions a reasoned relation answer states, in order: after each " is at the ", up to the
-// next " and " or ",". The example above -> {"top left", "center"}.
+// The positions a reasoned relation answer states, in order: after each " is at the "
+// (data::kStatedPositionMark), up to the next " and " or ",". The example above -> {"top left",
+// "center"}.
 std::vector<std::string> stated_positions(const std::string& answer);
 
 // The conclusions (answer_conclusion) match exactly: a short answer is its own conclusion, and a

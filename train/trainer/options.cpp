@@ -201,8 +201,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.vision_text_percent = a.get_int("vision_text_percent", -1, 100);
     o.teacher_steps = a.get_int("teacher_steps", 0, int64_t(1) << 40);
     o.preference_steps = a.get_int("preference_steps", 0, int64_t(1) << 40);
-    const int64_t sft_steps = o.teacher_steps > 0 ? o.teacher_steps : o.steps;
-    o.teacher_first = first_parts(a, "teacher", sft_steps);
+    o.teacher_first = first_parts(a, "teacher", o.teacher_sft_steps());
     o.student_first = first_parts(a, "student", o.steps);
     o.batch_size = a.get_int("batch_size", 1, 1 << 20);
     o.grad_accum = a.get_int("grad_accum", 1, 1 << 20);

@@ -72,6 +72,9 @@ struct TrainOptions {
     std::vector<std::pair<std::string, std::string>> resolved;  // every key and its final value
 
     std::string resolved_json() const;
+    // The steps of the teacher SFT and of preference distillation: their own key, else steps.
+    int64_t teacher_sft_steps() const { return teacher_steps > 0 ? teacher_steps : steps; }
+    int64_t preference_run_steps() const { return preference_steps > 0 ? preference_steps : steps; }
 };
 
 // Parses argv (with the config file's "train" defaults). Returns nullopt when --help was

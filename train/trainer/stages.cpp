@@ -172,7 +172,7 @@ bool run_teacher(const TrainOptions& o) {
         teacher.set_requires_grad("model.mm_projector.*", false);
     }
     Job job{"teacher", join(o.out, "sft"), &teacher, &s.tok, loader_spec(o, {"general.json", "multitask.json"}, false),
-            o.teacher_steps > 0 ? o.teacher_steps : o.steps, nullptr, nullptr};
+            o.teacher_sft_steps(), nullptr, nullptr};
     job.step = sft_step(teacher);
     // Parts on some task types alone start the SFT (teacher_first_tasks): docs/RESULTS.md says
     // why the existence and the text questions need them.
@@ -295,16 +295,15 @@ bool run_preference(const TrainOptions& o) {
     Generator router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
     train_mlps_and_projector(*student);
     const models::MoeConfig moe = student->config.moe;
-    const int64_t steps = o.preference_steps > 0 ? o.preference_steps : o.steps;
     Job job{"preference " + o.loss, join(o.out, o.loss), student.get(), &s.tok,
-            loader_spec(o, {"preference.json"}, true), steps, nullptr, &router_gen};
+            loader_spec(o, {"preference.json"}, true), o.preference_run_steps(), nullptr, &router_gen};
     // The reference's log-probs once per pair up front, when the run visits every pair at least
     // once; with fewer visits the pass would cost more than it saves.
     LoaderSpec pass_spec = job.data;
     pass_spec.one_pass = true;
     std::unique_ptr<data::Loader> pass = make_loader(pass_spec, s.tok, teacher->config.vision);
     std::optional<ReferenceLogProbs> reference;
-    if (steps * o.grad_accum * o.batch_size >= pass->size()) {
+    if (job.steps * o.grad_accum * o.batch_size >= pass->size()) {
         reference = ReferenceLogProbs::compute(*teacher, *pass, o.device);
         if (reference) {
             std::fprintf(stderr, "train_mod: reference log-probs of %lld pairs computed once\n",
