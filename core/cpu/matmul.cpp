@@ -43,6 +43,8 @@ std::optional<MatrixLayout> gemm_layout(const Tensor& t) {
 constexpr int64_t kSmallGemmFlops = int64_t(1) << 21;
 // From this size in every dim, a product is large enough for Eigen's own parallel GEMM.
 constexpr int64_t kEigenParallelMinDim = 512;
+// And for OpenBLAS's threads (the small config's 256-wide products gain from them).
+constexpr int64_t kBlasWholeMinDim = 256;
 
 // One single-threaded Eigen product on a block of C.
 template <typename T>
@@ -92,21 +94,27 @@ bool blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
 
 }  // namespace
 
-// With OpenBLAS loaded, every product goes to it. Otherwise:
-// Large square-ish products use Eigen's own OpenMP GEMM: its threads share the packed
-// panels of B, which beats packing them once per thread (measured at 1024 and 2048).
-// Everything smaller is split by this function into row blocks (or column blocks when C is
-// wide), one single-threaded Eigen product per thread: Eigen's threads busy-wait on each
-// other between panels, and for the many small products of a training step on 2 cores
-// shared with a data-loading thread that spinning cost more than the products (a 6x slower
-// step, measured). Inside a parallel region Eigen always runs single-threaded.
+// Products this small, or with every dim at least kWholeMinDim (OpenBLAS) or
+// kEigenParallelMinDim (Eigen), are one call, threaded by the library: OpenBLAS's threads, or
+// Eigen's OpenMP GEMM, share the packed panels of B, which beats packing them once per thread
+// (measured at 1024 and 2048). Everything else is split by this function into row blocks (or
+// column blocks when C is wide), one single-threaded product per thread (both libraries run
+// single-threaded inside a parallel region): their threads wait on each other between panels,
+// by spinning (Eigen) or sched_yield (OpenBLAS), and for the many thin products of a training
+// step on 2 cores that waiting cost more than packing B twice (Eigen: a 6x slower step;
+// OpenBLAS: `train_steps` W1 on the quickstart config 0.036-0.046 -> 0.029-0.034 s a step and
+// 2.6-3.0 -> 2.2-2.4 CPU-seconds for 30 steps, four runs each, alternated).
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-    if (blas_gemm<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    auto product = [&](int64_t m, int64_t n, const T* a, const T* b, T* c) {
+        if (!blas_gemm<T>(trans_a, trans_b, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc))
+            gemm_block<T>(trans_a, trans_b, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    };
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (threads <= 1 || 2 * M * N * K < kSmallGemmFlops || std::min({M, N, K}) >= kEigenParallelMinDim) {
-        gemm_block<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const int64_t whole_min_dim = blas_library() ? kBlasWholeMinDim : kEigenParallelMinDim;
+    if (threads <= 1 || 2 * M * N * K < kSmallGemmFlops || std::min({M, N, K}) >= whole_min_dim) {
+        product(M, N, A, B, C);
         return;
     }
     const bool by_rows = M >= N;
@@ -118,11 +126,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
         const int64_t begin = omp_get_thread_num() * chunk, end = std::min(extent, begin + chunk);
         if (begin < end) {
             if (by_rows) {
-                const T* a_block = trans_a ? A + begin : A + begin * lda;
-                gemm_block<T>(trans_a, trans_b, end - begin, N, K, alpha, a_block, lda, B, ldb, beta, C + begin * ldc, ldc);
+                product(end - begin, N, trans_a ? A + begin : A + begin * lda, B, C + begin * ldc);
             } else {
-                const T* b_block = trans_b ? B + begin * ldb : B + begin;
-                gemm_block<T>(trans_a, trans_b, M, end - begin, K, alpha, A, lda, b_block, ldb, beta, C + begin, ldc);
+                product(M, end - begin, A, trans_b ? B + begin * ldb : B + begin, C + begin);
             }
         }
     }
