@@ -1,7 +1,9 @@
 // matmul_bench: GFLOP/s of float32 products C = A B on all cores, through the engine's
 // matmul, through Eigen used directly and through OpenBLAS's sgemm called directly (the
 // library the engine loaded, core/cpu/blas.h), measured in one run. Square sizes 512, 1024
-// and 2048, then the products of one `small`-config training step (batch 8 x 128 tokens).
+// and 2048, then the products of one `small`-config training step (batch 8 x 128 tokens) and
+// of one quickstart teacher step (batch 16 x about 64 tokens: thin products that the engine
+// splits into one single-threaded product per thread, core/cpu/matmul.cpp).
 // Each figure is the median of repeated products after a warm-up.
 #include <omp.h>
 
@@ -66,6 +68,10 @@ int main() {
         {"small: MLP down", 1024, 1408, 512},
         {"small: LM head", 1024, 512, 8192},
         {"small: expert up", 512, 512, 1408},
+        {"quickstart: qkv proj", 1024, 160, 224},
+        {"quickstart: MLP up", 1024, 160, 384},
+        {"quickstart: MLP down", 1024, 384, 160},
+        {"quickstart: MLP weight grad", 160, 1024, 384},
     };
     for (const Case& c : cases) run(c);
     return 0;

@@ -1,6 +1,6 @@
 // CPU matrix products: OpenBLAS where the machine has it (core/cpu/blas.h), otherwise Eigen
-// GEMM calls on row-major (or transposed) views, threaded by row blocks for small products
-// and by Eigen itself for large ones (see gemm below).
+// GEMM calls on row-major (or transposed) views; thin products threaded by row blocks, large
+// ones by the library itself (see gemm below).
 #include "core/cpu/matmul.h"
 
 #include <Eigen/Core>
@@ -94,7 +94,7 @@ bool blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
 
 }  // namespace
 
-// Products this small, or with every dim at least kWholeMinDim (OpenBLAS) or
+// Products this small, or with every dim at least kBlasWholeMinDim (OpenBLAS) or
 // kEigenParallelMinDim (Eigen), are one call, threaded by the library: OpenBLAS's threads, or
 // Eigen's OpenMP GEMM, share the packed panels of B, which beats packing them once per thread
 // (measured at 1024 and 2048). Everything else is split by this function into row blocks (or
