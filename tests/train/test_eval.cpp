@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "core/random.h"
@@ -51,6 +52,29 @@ TEST(EvalMetrics, ReasonedAnswersAreScoredByTheirConclusion) {
     EXPECT_EQ(train::stated_positions("The red circle is at the bottom right, so"), (std::vector<std::string>{"bottom right"}));
     EXPECT_TRUE(train::stated_positions("The red circle is at the").empty());  // cut off: nothing stated
     EXPECT_TRUE(train::stated_positions("yes").empty());
+}
+
+// The comparison alone: the conclusion against the cells the answer itself states, right or not.
+TEST(EvalMetrics, AReasonedConclusionIsCheckedAgainstItsOwnSteps) {
+    const std::string left = "Is the red circle to the left of the blue square?\nSay where each shape is, then answer yes or no.";
+    const std::string above = "<image>\nIs the red circle above the blue square?\nSay where each shape is, then answer yes or no.";
+    auto steps = [](const char* a, const char* b, const char* conclusion) {
+        return std::string("The red circle is at the ") + a + " and the blue square is at the " + b + ", so " +
+               conclusion + ".";
+    };
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("top left", "center", "yes")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("top left", "center", "no")), std::optional<bool>(false));
+    // Cells that may be wrong for the image: only the step from them to the conclusion counts.
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("center", "top left", "no")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("top center", "bottom center", "no")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(above, steps("bottom right", "top left", "no")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(above, steps("middle left", "bottom left", "no")), std::optional<bool>(false));
+    // Nothing to check.
+    EXPECT_FALSE(train::conclusion_follows_steps(left, "yes").has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps(left, "The red circle is at the top left, so yes.").has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps(left, steps("moon", "center", "yes")).has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps(left, steps("top left", "center", "maybe")).has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps("Where is the red circle?", steps("top left", "center", "yes")).has_value());
 }
 
 TEST(EvalMetrics, AccuracyPerTask) {
@@ -139,6 +163,7 @@ train::EvalResult hand_result(const std::string& name, bool with_count) {
     if (with_count) {
         r.lookup["color"].add("red", "red", {"red", "blue"});
         r.lookup["color"].add("blue", "red", {"red", "blue"});
+        for (bool follows : {true, true, false, true}) r.relation_steps_followed.add(follows);
     }
     r.decode_tokens = 100;
     r.decode_seconds = 4;
@@ -192,6 +217,7 @@ TEST(EvalTable, OneColumnPerModel) {
     EXPECT_EQ(row("decode tokens/s"), (std::vector<std::string>{"25.0", "25.0"}));
     EXPECT_EQ(row("lookup color, 2+ shapes: another shape's %"), (std::vector<std::string>{"50.0", "-"}));
     EXPECT_TRUE(row("lookup position, 2+ shapes: right %").empty());  // no result has it
+    EXPECT_EQ(row("lookup relation conclusion follows its steps %"), (std::vector<std::string>{"75.0", "-"}));
 }
 
 TEST(EvalTable, Json) {
@@ -204,6 +230,9 @@ TEST(EvalTable, Json) {
     EXPECT_DOUBLE_EQ(j["decode"]["tokens_per_second"].get<double>(), 25.0);
     EXPECT_DOUBLE_EQ(j["lookup"]["color"]["another_shape"].get<double>(), 0.5);
     EXPECT_EQ(j["lookup"]["color"]["questions"], 2);
+    EXPECT_DOUBLE_EQ(j["relation_conclusion_follows_steps"]["rate"].get<double>(), 0.75);
+    EXPECT_EQ(j["relation_conclusion_follows_steps"]["answers"], 4);
+    EXPECT_FALSE(hand_result("runs/student", false).to_json().contains("relation_conclusion_follows_steps"));
 }
 
 // docs/RESULTS.md's table: per model, the mean over seeds and the sample standard deviation.

@@ -195,6 +195,20 @@ std::vector<std::string> stated_positions(const std::string& answer) {
     return out;
 }
 
+std::optional<bool> conclusion_follows_steps(const std::string& question, const std::string& answer) {
+    const std::vector<std::string>& relations = data::relation_names();
+    const auto asked = std::find_if(relations.begin(), relations.end(), [&](const std::string& r) {
+        return question.find(" " + r + " the ") != std::string::npos;
+    });
+    const std::vector<std::string> stated = stated_positions(answer);
+    const std::string conclusion = answer_conclusion(answer);
+    int ra = 0, ca = 0, rb = 0, cb = 0;
+    if (asked == relations.end() || stated.size() != 2 || (conclusion != "yes" && conclusion != "no") ||
+        !data::parse_position(stated[0], ra, ca) || !data::parse_position(stated[1], rb, cb))
+        return std::nullopt;
+    return data::relation_holds(*asked, ra, ca, rb, cb) == (conclusion == "yes");
+}
+
 bool answer_matches(const std::string& answer, const std::string& truth) {
     return answer_conclusion(answer) == answer_conclusion(truth);
 }
@@ -284,6 +298,10 @@ nlohmann::ordered_json EvalResult::to_json() const {
         lookup_json[task] = {{"right", m.right_rate()}, {"another_shape", m.another_rate()}, {"questions", m.questions}};
     }
     j["lookup"] = lookup_json;
+    if (relation_steps_followed.total > 0) {
+        j["relation_conclusion_follows_steps"] = {{"rate", relation_steps_followed.rate()},
+                                                  {"answers", relation_steps_followed.total}};
+    }
     j["chair"] = {{"chair_i", chair.chair_i()},
                   {"chair_s", chair.chair_s()},
                   {"captions", chair.captions},
@@ -320,6 +338,10 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
         result.tasks[vqa[i].task.empty() ? "unknown" : vqa[i].task].add(ok);
         result.vqa_overall.add(ok);
         add_lookup(result.lookup, scenes, vqa[i], answer);
+        if (vqa[i].task == "relation" && !stated_positions(vqa[i].answer).empty()) {
+            if (const std::optional<bool> follows = conclusion_follows_steps(vqa[i].prompt.back().value, answer))
+                result.relation_steps_followed.add(*follows);
+        }
         record("vqa", vqa[i], vqa[i].answer, std::move(answer), ok);
         progress("vqa", i + 1, vqa.size());
     }
@@ -398,6 +420,11 @@ std::string format_table(const std::vector<EvalResult>& results) {
         const std::string label = task == "relation" ? "lookup relation steps: " : "lookup " + task + ", 2+ shapes: ";
         keyed_row(label + "right %", &EvalResult::lookup, task, &LookupMetrics::right_rate);
         keyed_row(label + "another shape's %", &EvalResult::lookup, task, &LookupMetrics::another_rate);
+    }
+    if (std::any_of(results.begin(), results.end(), [](const EvalResult& r) { return r.relation_steps_followed.total > 0; })) {
+        row("lookup relation conclusion follows its steps %", [](const EvalResult& r) {
+            return r.relation_steps_followed.total > 0 ? percent(r.relation_steps_followed.rate()) : std::string("-");
+        });
     }
     for (const std::string split : {"random", "popular", "adversarial"}) {
         const std::string label = "pope " + split + " ";

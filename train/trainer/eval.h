@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,6 +48,14 @@ std::vector<std::string> stated_positions(const std::string& answer);
 // The conclusions (answer_conclusion) match exactly: a short answer is its own conclusion, and a
 // reasoned one is scored by what it concludes.
 bool answer_matches(const std::string& answer, const std::string& truth);
+
+// Whether a reasoned relation answer concludes what its own steps give: the relation the
+// question asks (data::relation_names) between the two cells the answer states, right or wrong
+// ones. "Is the red circle to the left of the blue square?" with "The red circle is at the
+// center and the blue square is at the top left, so no." -> true. nullopt when the question
+// asks no relation or the answer does not state two cells and a conclusion of yes or no. It
+// tells a model that cannot compare two cells from one that cannot find them.
+std::optional<bool> conclusion_follows_steps(const std::string& question, const std::string& answer);
 
 // The confusion counts of yes/no probes; "positive" = the object is present / the answer is yes.
 struct PopeMetrics {
@@ -121,6 +130,7 @@ struct EvalResult {
     // "color", "position", "relation" (the steps of reasoned answers): from the world's
     // test/scenes.jsonl; empty for a data folder without it.
     std::map<std::string, LookupMetrics> lookup;
+    Accuracy relation_steps_followed;  // reasoned relation answers: conclusion_follows_steps, where defined
     models::ParameterCounts params;
     int64_t decode_tokens = 0;  // one-token forwards over every generation
     double decode_seconds = 0;
