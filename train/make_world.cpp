@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
              "put the image after each first question's first line rather than before it");
     args.add("reasoned_relations", d.reasoned_relations ? "true" : "false",
              "answer relation questions with where each shape is, then yes or no");
+    args.add("swapped_negatives", d.swapped_negatives ? "true" : "false",
+             "negative existence questions with a colour name one shape's colour and another's kind");
     try {
         if (!args.parse(argc, argv)) {
             std::fputs(args.help().c_str(), stdout);
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
         c.images_per_folder = args.get_int("images_per_folder", 1, kMany);
         c.image_after_question = args.get_bool("image_after_question");
         c.reasoned_relations = args.get_bool("reasoned_relations");
+        c.swapped_negatives = args.get_bool("swapped_negatives");
         const mod::data::WorldStats s = mod::data::write_world(c);
         std::printf("make_world: wrote %s: %lld general, %lld multitask, %lld preference, %lld test vqa, %lld pope, %lld chair\n",
                     c.out.c_str(), static_cast<long long>(s.general), static_cast<long long>(s.multitask),

@@ -526,7 +526,8 @@ TEST_F(Stages, VisionPretrainingOnGeneratedScenesLearnsAndRepeats) {
 TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_min_objects=2",
                                                    "world_text_percent=100", "world_task_weights=relation=2",
-                                                   "world_image_after_question=true", "world_reasoned_relations=true"});
+                                                   "world_image_after_question=true", "world_reasoned_relations=true",
+                                                   "world_swapped_negatives=true"});
     o.data = dir_->str("fresh-world");
     o.tokenizer = o.data + "/tokenizer.json";
     o.teacher_steps = 1;
@@ -539,6 +540,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_EQ(meta["config"]["task_weights"]["relation"], 2);
     EXPECT_EQ(meta["config"]["image_after_question"], true);
     EXPECT_EQ(meta["config"]["reasoned_relations"], true);
+    EXPECT_EQ(meta["config"]["swapped_negatives"], true);
     // The model keeps the world's prompt order, for chat_mod.
     EXPECT_TRUE(models::load_mllm_config(o.out + "/final/config.json").image_after_question);
     EXPECT_TRUE(std::filesystem::exists(o.tokenizer));
@@ -565,6 +567,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_NE(said.find("images 8 (asked 9)"), std::string::npos) << said;
     EXPECT_NE(said.find("image_after_question true (asked false)"), std::string::npos) << said;
     EXPECT_NE(said.find("reasoned_relations true (asked false)"), std::string::npos) << said;
+    EXPECT_NE(said.find("swapped_negatives true (asked false)"), std::string::npos) << said;
     EXPECT_EQ(said.find("max_objects"), std::string::npos) << said;
     EXPECT_TRUE(models::load_mllm_config(dir_->str("fresh-run-2/final/config.json")).image_after_question);
     // A world made before the key put the image first.

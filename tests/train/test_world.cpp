@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <regex>
 #include <set>
 
 namespace {
@@ -291,6 +292,49 @@ TEST(World, ReasonedRelationsChangeOnlyTheRelationAnswers) {
     }
     EXPECT_EQ(read_json(reasoned.path() / "meta.json")["config"]["reasoned_relations"], true);
     EXPECT_EQ(read_json(bare.path() / "meta.json")["config"]["reasoned_relations"], false);
+}
+
+TEST(World, SwappedNegativesChangeOnlyTheNegativeExistenceQuestions) {
+    TempDir plain, swapped;
+    mod::data::WorldConfig c = small_world(plain.str(), 5, 150, 40);
+    c.max_objects = 3;
+    mod::data::write_world(c);
+    c.out = swapped.str();
+    c.swapped_negatives = true;
+    mod::data::write_world(c);
+    const auto train_scenes = mod::test::read_scenes(swapped.str("train/scenes.jsonl"));
+    const auto test_scenes = mod::test::read_scenes(swapped.str("test/scenes.jsonl"));
+    const std::regex named("Is there a (\\w+) (\\w+) in the image\\?\n.*");
+    int changed = 0;
+    for (const char* file : {"train/multitask.json", "test/vqa.json"}) {
+        const nlohmann::json a = read_json(plain.path() / file), b = read_json(swapped.path() / file);
+        ASSERT_EQ(a.size(), b.size()) << file;
+        const auto& scenes = std::string(file).rfind("train", 0) == 0 ? train_scenes : test_scenes;
+        for (size_t i = 0; i < a.size(); ++i) {
+            if (a[i] == b[i]) continue;
+            ++changed;
+            // A "no" that names a colour and a kind the scene holds, each on another shape.
+            ASSERT_EQ(b[i]["task"], "existence") << b[i]["id"];
+            const std::string question = b[i]["conversations"][0]["value"];
+            EXPECT_EQ(b[i]["conversations"][1]["value"], "no") << question;
+            std::smatch m;
+            const std::string text = question.substr(question.find('\n') + 1);
+            ASSERT_TRUE(std::regex_match(text, m, named)) << question;
+            bool colour_held = false, kind_held = false;
+            for (const mod::data::Object* o : mod::data::shape_objects(scenes.at(b[i]["image"]))) {
+                colour_held |= m[1] == mod::data::colour_name(o->colour);
+                kind_held |= m[2] == mod::data::shape_name(o->shape);
+            }
+            EXPECT_TRUE(colour_held && kind_held) << question;
+            EXPECT_EQ(mod::test::check_answer(scenes.at(b[i]["image"]), question, "no"), "") << question;
+        }
+    }
+    EXPECT_GT(changed, 10);
+    for (const char* file : {"train/general.json", "train/preference.json", "test/pope_random.json", "test/chair.json"}) {
+        EXPECT_EQ(read_json(plain.path() / file), read_json(swapped.path() / file)) << file;
+    }
+    EXPECT_EQ(read_json(swapped.path() / "meta.json")["config"]["swapped_negatives"], true);
+    EXPECT_EQ(read_json(plain.path() / "meta.json")["config"]["swapped_negatives"], false);
 }
 
 TEST(World, BadTaskWeightsAreNamed) {

@@ -83,19 +83,19 @@ PreferencePair short_pair(const Scene& scene, Rng& rng) {
     PreferencePair p;
     switch (rng.range(0, 2)) {
         case 0: {
-            const QA qa = make_vqa(scene, "count", rng, false);
+            const QA qa = make_vqa(scene, "count", rng);
             p = {"count", qa.question, qa.answer, std::to_string(wrong_count(std::stoi(qa.answer), rng))};
             break;
         }
         case 1: {
-            const QA qa = make_vqa(scene, "color", rng, false);
+            const QA qa = make_vqa(scene, "color", rng);
             std::string wrong = qa.answer;
             while (wrong == qa.answer) wrong = colour_name(static_cast<Colour>(rng.range(0, kColours - 1)));
             p = {"attribute", qa.question, qa.answer, wrong};
             break;
         }
         default: {
-            const QA qa = make_vqa(scene, "existence", rng, false);
+            const QA qa = make_vqa(scene, "existence", rng);
             p = {"hallucination", qa.question, qa.answer, qa.answer == "yes" ? "no" : "yes"};
             break;
         }

@@ -91,13 +91,34 @@ QA text_question(const Scene& scene, Rng& rng) {
     return {"text", q, t.text};
 }
 
-QA existence_question(const Scene& scene, Rng& rng) {
+// The (colour, shape) names of one shape's colour with another shape's kind that no shape of the
+// scene has: "red circle" beside a red square and a blue circle.
+std::vector<std::string> swapped_pairs(const Scene& scene) {
+    const std::vector<const Object*> shapes = shape_objects(scene);
+    std::vector<std::string> out;
+    for (const Object* a : shapes) {
+        for (const Object* b : shapes) {
+            const Colour colour = a->colour;
+            const Shape shape = b->shape;
+            const bool held = count_if_shapes(scene, [&](const Object& p) { return p.shape == shape && p.colour == colour; }) > 0;
+            const std::string name = std::string(colour_name(colour)) + " " + shape_name(shape);
+            if (!held && std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+        }
+    }
+    return out;
+}
+
+QA existence_question(const Scene& scene, Rng& rng, bool swapped_negatives) {
     const bool with_colour = rng.percent(50);
     if (rng.percent(50)) {
         const Object& o = *rng.pick(shape_objects(scene));
         const std::string what = with_colour ? std::string(colour_name(o.colour)) + " " + shape_name(o.shape)
                                              : shape_name(o.shape);
         return {"existence", "Is there a " + what + " in the image?", "yes"};
+    }
+    if (swapped_negatives) {  // a colour and a kind the scene holds, never on one shape
+        const std::vector<std::string> swapped = swapped_pairs(scene);
+        if (!swapped.empty()) return {"existence", "Is there a " + rng.pick(swapped) + " in the image?", "no"};
     }
     // A negative probe: any absent (shape) or (colour, shape). A scene can hold all seven shapes,
     // never all 56 coloured ones, so the coloured form is the fallback.
@@ -147,14 +168,14 @@ bool task_possible(const Scene& scene, const std::string& task) {
     return true;
 }
 
-QA make_vqa(const Scene& scene, const std::string& task, Rng& rng, bool reason_relations) {
+QA make_vqa(const Scene& scene, const std::string& task, Rng& rng, const QuestionStyle& style) {
     if (task == "color") return color_question(scene, rng);
     if (task == "shape") return shape_question(scene, rng);
     if (task == "count") return count_question(scene, rng);
     if (task == "position") return position_question(scene, rng);
-    if (task == "relation") return relation_question(scene, rng, reason_relations);
+    if (task == "relation") return relation_question(scene, rng, style.reasoned_relations);
     if (task == "text") return text_question(scene, rng);
-    return existence_question(scene, rng);
+    return existence_question(scene, rng, style.swapped_negatives);
 }
 
 QA make_general_turn(const Scene& scene, Rng& rng) {

@@ -34,9 +34,19 @@ const std::vector<std::string>& vqa_task_names();
 // Whether the scene can pose this task (text needs a text object, relation two shapes).
 bool task_possible(const Scene& scene, const std::string& task);
 
-// A question of the given task with a short answer, or for relation with reason_relations a
-// reasoned one (kReasonedRelationSuffix); the task must be possible.
-QA make_vqa(const Scene& scene, const std::string& task, Rng& rng, bool reason_relations);
+// How a world words some of its questions (data::WorldConfig holds them, meta.json records them).
+struct QuestionStyle {
+    // Relation questions answered with their steps (kReasonedRelationSuffix), not a bare yes or no.
+    bool reasoned_relations = false;
+    // A negative existence question names, where the scene allows it, one shape's colour with
+    // another shape's kind: "Is there a red circle?" beside a red square and a blue circle. Only
+    // a model that finds both words on one shape answers it; otherwise a negative names a colour
+    // or a shape the scene does not hold at all.
+    bool swapped_negatives = false;
+};
+
+// A question of the given task, worded as `style` says; the task must be possible.
+QA make_vqa(const Scene& scene, const std::string& task, Rng& rng, const QuestionStyle& style = {});
 
 // One general-conversation turn with a full-sentence answer.
 QA make_general_turn(const Scene& scene, Rng& rng);

@@ -50,6 +50,9 @@ struct WorldConfig {
     // Relation questions answered with their steps: where each of the two shapes is, then yes or
     // no (data::kReasonedRelationSuffix). Otherwise a bare yes or no, as every other task type.
     bool reasoned_relations = false;
+    // Negative existence questions that name one shape's colour with another shape's kind, where
+    // the scene allows it (data::QuestionStyle::swapped_negatives).
+    bool swapped_negatives = false;
 };
 
 struct WorldStats {

@@ -31,6 +31,8 @@ void declare(data::KeyValueArgs& a) {
           "put the image after each first question rather than before it, in a world generated on first use");
     a.add("world_reasoned_relations", data::WorldConfig{}.reasoned_relations ? "true" : "false",
           "answer relation questions with where each shape is, then yes or no, in a world generated on first use");
+    a.add("world_swapped_negatives", data::WorldConfig{}.swapped_negatives ? "true" : "false",
+          "negative existence questions with a colour name one shape's colour and another's kind, in a world generated on first use");
     a.add("tokenizer", "", "tokenizer.json; default <data>/tokenizer.json, trained on the world on first use");
     a.add("out", "", "run folder; default runs/<stage>");
     a.add("teacher", "runs/teacher", "teacher run or model folder (made by stage=teacher when missing)");
@@ -226,6 +228,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.world_task_weights = a.get("world_task_weights");
     o.world_image_after_question = a.get_bool("world_image_after_question");
     o.world_reasoned_relations = a.get_bool("world_reasoned_relations");
+    o.world_swapped_negatives = a.get_bool("world_swapped_negatives");
     try {
         data::parse_task_weights(o.world_task_weights);
     } catch (const data::DataError& e) {

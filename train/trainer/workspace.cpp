@@ -47,6 +47,7 @@ std::string world_differences(const nlohmann::json& made, const data::WorldConfi
     compare("text_percent", asked.text_percent, nullptr);
     compare("image_after_question", asked.image_after_question, false);
     compare("reasoned_relations", asked.reasoned_relations, false);
+    compare("swapped_negatives", asked.swapped_negatives, false);
     return out;
 }
 
