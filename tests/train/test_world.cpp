@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <regex>
@@ -252,89 +253,82 @@ TEST(World, ImageAfterQuestionMovesTheTagAndNothingElse) {
     EXPECT_EQ(read_json(before.path() / "meta.json")["config"]["image_after_question"], false);
 }
 
-TEST(World, ReasonedRelationsChangeOnlyTheRelationAnswers) {
-    TempDir bare, reasoned;
-    mod::data::WorldConfig c = small_world(bare.str(), 5, 150, 40);
-    c.reasoned_relations = false;
+// Writes a small world twice, with the question-style key `style` off and on, and calls
+// `check(off, on, scene)` for every multi-task and held-out VQA sample pair that differs.
+// The files no question style touches are equal, and meta.json records the key. Returns how
+// many pairs differ.
+int compare_question_style(bool mod::data::WorldConfig::*style, const char* key,
+                           const std::function<void(const nlohmann::json&, const nlohmann::json&,
+                                                    const mod::data::Scene&)>& check) {
+    TempDir off, on;
+    mod::data::WorldConfig c = small_world(off.str(), 5, 150, 40);
+    c.max_objects = 3;
     mod::data::write_world(c);
-    c.out = reasoned.str();
-    c.reasoned_relations = true;
+    c.out = on.str();
+    c.*style = true;
     mod::data::write_world(c);
-    const auto train_scenes = mod::test::read_scenes(reasoned.str("train/scenes.jsonl"));
-    const auto test_scenes = mod::test::read_scenes(reasoned.str("test/scenes.jsonl"));
-    const std::string short_suffix = std::string("\n") + mod::data::kShortAnswerSuffix;
-    const std::string reasoned_suffix = std::string("\n") + mod::data::kReasonedRelationSuffix;
-    int relations = 0;
+    const auto train_scenes = mod::test::read_scenes(on.str("train/scenes.jsonl"));
+    const auto test_scenes = mod::test::read_scenes(on.str("test/scenes.jsonl"));
+    int changed = 0;
     for (const char* file : {"train/multitask.json", "test/vqa.json"}) {
-        const nlohmann::json a = read_json(bare.path() / file), b = read_json(reasoned.path() / file);
-        ASSERT_EQ(a.size(), b.size()) << file;
+        const nlohmann::json a = read_json(off.path() / file), b = read_json(on.path() / file);
+        EXPECT_EQ(a.size(), b.size()) << file;
         const auto& scenes = std::string(file).rfind("train", 0) == 0 ? train_scenes : test_scenes;
-        for (size_t i = 0; i < a.size(); ++i) {
-            if (a[i]["task"] != "relation") {
-                EXPECT_EQ(a[i], b[i]) << file << " " << a[i]["id"];
-                continue;
-            }
-            ++relations;
-            // The same question under the other instruction; the bare answer is the conclusion.
-            std::string question = a[i]["conversations"][0]["value"];
-            question.replace(question.size() - short_suffix.size(), short_suffix.size(), reasoned_suffix);
-            EXPECT_EQ(b[i]["conversations"][0]["value"], question);
-            const std::string answer = b[i]["conversations"][1]["value"];
-            const std::string conclusion = ", so " + a[i]["conversations"][1]["value"].get<std::string>() + ".";
-            ASSERT_GT(answer.size(), conclusion.size());
-            EXPECT_EQ(answer.substr(answer.size() - conclusion.size()), conclusion) << answer;
-            EXPECT_EQ(mod::test::check_answer(scenes.at(b[i]["image"]), question, answer), "") << b[i]["id"];
+        for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+            if (a[i] == b[i]) continue;
+            ++changed;
+            check(a[i], b[i], scenes.at(b[i]["image"]));
         }
     }
-    EXPECT_GT(relations, 20);
     for (const char* file : {"train/general.json", "train/preference.json", "test/pope_random.json", "test/chair.json"}) {
-        EXPECT_EQ(read_json(bare.path() / file), read_json(reasoned.path() / file)) << file;
+        EXPECT_EQ(read_json(off.path() / file), read_json(on.path() / file)) << file;
     }
-    EXPECT_EQ(read_json(reasoned.path() / "meta.json")["config"]["reasoned_relations"], true);
-    EXPECT_EQ(read_json(bare.path() / "meta.json")["config"]["reasoned_relations"], false);
+    EXPECT_EQ(read_json(on.path() / "meta.json")["config"][key], true);
+    EXPECT_EQ(read_json(off.path() / "meta.json")["config"][key], false);
+    return changed;
+}
+
+TEST(World, ReasonedRelationsChangeOnlyTheRelationAnswers) {
+    const std::string short_suffix = std::string("\n") + mod::data::kShortAnswerSuffix;
+    const std::string reasoned_suffix = std::string("\n") + mod::data::kReasonedRelationSuffix;
+    const int relations = compare_question_style(
+        &mod::data::WorldConfig::reasoned_relations, "reasoned_relations",
+        [&](const nlohmann::json& bare, const nlohmann::json& reasoned, const mod::data::Scene& scene) {
+            ASSERT_EQ(bare["task"], "relation") << bare["id"];
+            // The same question under the other instruction; the bare answer is the conclusion.
+            std::string question = bare["conversations"][0]["value"];
+            question.replace(question.size() - short_suffix.size(), short_suffix.size(), reasoned_suffix);
+            EXPECT_EQ(reasoned["conversations"][0]["value"], question);
+            const std::string answer = reasoned["conversations"][1]["value"];
+            const std::string conclusion = ", so " + bare["conversations"][1]["value"].get<std::string>() + ".";
+            ASSERT_GT(answer.size(), conclusion.size());
+            EXPECT_EQ(answer.substr(answer.size() - conclusion.size()), conclusion) << answer;
+            EXPECT_EQ(mod::test::check_answer(scene, question, answer), "") << reasoned["id"];
+        });
+    EXPECT_GT(relations, 20);
 }
 
 TEST(World, SwappedNegativesChangeOnlyTheNegativeExistenceQuestions) {
-    TempDir plain, swapped;
-    mod::data::WorldConfig c = small_world(plain.str(), 5, 150, 40);
-    c.max_objects = 3;
-    mod::data::write_world(c);
-    c.out = swapped.str();
-    c.swapped_negatives = true;
-    mod::data::write_world(c);
-    const auto train_scenes = mod::test::read_scenes(swapped.str("train/scenes.jsonl"));
-    const auto test_scenes = mod::test::read_scenes(swapped.str("test/scenes.jsonl"));
     const std::regex named("Is there a (\\w+) (\\w+) in the image\\?\n.*");
-    int changed = 0;
-    for (const char* file : {"train/multitask.json", "test/vqa.json"}) {
-        const nlohmann::json a = read_json(plain.path() / file), b = read_json(swapped.path() / file);
-        ASSERT_EQ(a.size(), b.size()) << file;
-        const auto& scenes = std::string(file).rfind("train", 0) == 0 ? train_scenes : test_scenes;
-        for (size_t i = 0; i < a.size(); ++i) {
-            if (a[i] == b[i]) continue;
-            ++changed;
+    const int swapped = compare_question_style(
+        &mod::data::WorldConfig::swapped_negatives, "swapped_negatives",
+        [&](const nlohmann::json&, const nlohmann::json& sample, const mod::data::Scene& scene) {
             // A "no" that names a colour and a kind the scene holds, each on another shape.
-            ASSERT_EQ(b[i]["task"], "existence") << b[i]["id"];
-            const std::string question = b[i]["conversations"][0]["value"];
-            EXPECT_EQ(b[i]["conversations"][1]["value"], "no") << question;
+            ASSERT_EQ(sample["task"], "existence") << sample["id"];
+            const std::string question = sample["conversations"][0]["value"];
+            EXPECT_EQ(sample["conversations"][1]["value"], "no") << question;
             std::smatch m;
             const std::string text = question.substr(question.find('\n') + 1);
             ASSERT_TRUE(std::regex_match(text, m, named)) << question;
             bool colour_held = false, kind_held = false;
-            for (const mod::data::Object* o : mod::data::shape_objects(scenes.at(b[i]["image"]))) {
+            for (const mod::data::Object* o : mod::data::shape_objects(scene)) {
                 colour_held |= m[1] == mod::data::colour_name(o->colour);
                 kind_held |= m[2] == mod::data::shape_name(o->shape);
             }
             EXPECT_TRUE(colour_held && kind_held) << question;
-            EXPECT_EQ(mod::test::check_answer(scenes.at(b[i]["image"]), question, "no"), "") << question;
-        }
-    }
-    EXPECT_GT(changed, 10);
-    for (const char* file : {"train/general.json", "train/preference.json", "test/pope_random.json", "test/chair.json"}) {
-        EXPECT_EQ(read_json(plain.path() / file), read_json(swapped.path() / file)) << file;
-    }
-    EXPECT_EQ(read_json(swapped.path() / "meta.json")["config"]["swapped_negatives"], true);
-    EXPECT_EQ(read_json(plain.path() / "meta.json")["config"]["swapped_negatives"], false);
+            EXPECT_EQ(mod::test::check_answer(scene, question, "no"), "") << question;
+        });
+    EXPECT_GT(swapped, 10);
 }
 
 TEST(World, BadTaskWeightsAreNamed) {
