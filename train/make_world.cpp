@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     args.add("reasoned_relations", d.reasoned_relations ? "true" : "false",
              "answer relation questions with where each shape is, then yes or no");
     args.add("swapped_negatives", d.swapped_negatives ? "true" : "false",
-             "negative existence questions with a colour name one shape's colour and another's kind");
+             "negative existence questions name one shape's colour with another's kind, where the scene allows it");
     try {
         if (!args.parse(argc, argv)) {
             std::fputs(args.help().c_str(), stdout);

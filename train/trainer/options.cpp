@@ -32,7 +32,7 @@ void declare(data::KeyValueArgs& a) {
     a.add("world_reasoned_relations", data::WorldConfig{}.reasoned_relations ? "true" : "false",
           "answer relation questions with where each shape is, then yes or no, in a world generated on first use");
     a.add("world_swapped_negatives", data::WorldConfig{}.swapped_negatives ? "true" : "false",
-          "negative existence questions with a colour name one shape's colour and another's kind, in a world generated on first use");
+          "negative existence questions name one shape's colour with another's kind, in a world generated on first use");
     a.add("tokenizer", "", "tokenizer.json; default <data>/tokenizer.json, trained on the world on first use");
     a.add("out", "", "run folder; default runs/<stage>");
     a.add("teacher", "runs/teacher", "teacher run or model folder (made by stage=teacher when missing)");

@@ -64,7 +64,7 @@ struct TrainOptions {
     std::string world_task_weights; // and how often each task type comes up in its training VQA
     bool world_image_after_question = false;  // and where its questions put the image
     bool world_reasoned_relations = false;    // and whether its relation answers give their steps
-    bool world_swapped_negatives = false;     // and whether its coloured existence negatives swap colours
+    bool world_swapped_negatives = false;     // and whether its existence negatives swap colours between shapes
     double lr = 0, warmup_ratio = 0, weight_decay = 0, clip = 0, tau = 1, beta = 0.1;
     uint64_t seed = 0;
     bool skip_nonfinite = false;
