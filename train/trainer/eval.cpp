@@ -127,10 +127,10 @@ std::map<std::string, data::Scene> read_test_scenes(const fs::path& test) {
 }
 
 // Counts a colour or position question about a scene with two or more shapes in its LookupMetrics,
-// and each stated position of a reasoned relation answer (two lookups by name a question).
+// and each stated position of a reasoned relation answer (two lookups by name a question):
+// `steps` are the positions the expected answer states, empty for a short one.
 void add_lookup(std::map<std::string, LookupMetrics>& lookup, const std::map<std::string, data::Scene>& scenes,
-                const TestSample& s, const std::string& answer) {
-    const std::vector<std::string> steps = s.task == "relation" ? stated_positions(s.answer) : std::vector<std::string>{};
+                const TestSample& s, const std::vector<std::string>& steps, const std::string& answer) {
     if (s.task != "color" && s.task != "position" && steps.empty()) return;
     const auto it = scenes.find(s.image);
     if (it == scenes.end()) return;
@@ -337,8 +337,10 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
         const bool ok = answer_matches(answer, vqa[i].answer);
         result.tasks[vqa[i].task.empty() ? "unknown" : vqa[i].task].add(ok);
         result.vqa_overall.add(ok);
-        add_lookup(result.lookup, scenes, vqa[i], answer);
-        if (vqa[i].task == "relation" && !stated_positions(vqa[i].answer).empty()) {
+        const std::vector<std::string> steps =
+            vqa[i].task == "relation" ? stated_positions(vqa[i].answer) : std::vector<std::string>{};
+        add_lookup(result.lookup, scenes, vqa[i], steps, answer);
+        if (!steps.empty()) {
             if (const std::optional<bool> follows = conclusion_follows_steps(vqa[i].prompt.back().value, answer))
                 result.relation_steps_followed.add(*follows);
         }
