@@ -30,9 +30,9 @@ int main(int argc, char** argv) {
     args.add("images_per_folder", std::to_string(d.images_per_folder), "PNG files per sub-folder");
     args.add("image_after_question", d.image_after_question ? "true" : "false",
              "put the image after each first question's first line rather than before it");
-    args.add("reasoned_relations", d.reasoned_relations ? "true" : "false",
-             "answer relation questions with where each shape is, then yes or no");
-    args.add("swapped_negatives", d.swapped_negatives ? "true" : "false",
+    args.add("reasoned_relations", d.style.reasoned_relations ? "true" : "false",
+             "answer relation questions with each shape's column or row, then yes or no");
+    args.add("swapped_negatives", d.style.swapped_negatives ? "true" : "false",
              "negative existence questions name one shape's colour with another's kind, where the scene allows it");
     try {
         if (!args.parse(argc, argv)) {
@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
         c.pope_per_side = static_cast<int>(args.get_int("pope_per_side", 0, 7));
         c.images_per_folder = args.get_int("images_per_folder", 1, kMany);
         c.image_after_question = args.get_bool("image_after_question");
-        c.reasoned_relations = args.get_bool("reasoned_relations");
-        c.swapped_negatives = args.get_bool("swapped_negatives");
+        c.style.reasoned_relations = args.get_bool("reasoned_relations");
+        c.style.swapped_negatives = args.get_bool("swapped_negatives");
         const mod::data::WorldStats s = mod::data::write_world(c);
         std::printf("make_world: wrote %s: %lld general, %lld multitask, %lld preference, %lld test vqa, %lld pope, %lld chair\n",
                     c.out.c_str(), static_cast<long long>(s.general), static_cast<long long>(s.multitask),

@@ -40,41 +40,44 @@ TEST(EvalMetrics, NormalizeAnswer) {
 }
 
 TEST(EvalMetrics, ReasonedAnswersAreScoredByTheirConclusion) {
-    const std::string truth = "The red circle is at the top left and the blue square is at the center, so yes.";
+    const std::string truth = "The red circle is in the left column and the blue square is in the center column, so yes.";
     EXPECT_EQ(train::answer_conclusion(truth), "yes");
     EXPECT_EQ(train::answer_conclusion(" No."), "no");  // a short answer is its own conclusion
     EXPECT_EQ(train::answer_conclusion("a, so b, so C."), "c");
-    EXPECT_TRUE(train::answer_matches("The red circle is at the center and the blue square is at the top left, so yes.", truth));
+    EXPECT_TRUE(train::answer_matches("The red circle is in the right column and the blue square is in the left column, so yes.", truth));
     EXPECT_TRUE(train::answer_matches("yes", truth));
-    EXPECT_FALSE(train::answer_matches("The red circle is at the top left and the blue square is at the center, so no.", truth));
-    EXPECT_FALSE(train::answer_matches("The red circle is at the top left", truth));  // no conclusion
-    EXPECT_EQ(train::stated_positions(truth), (std::vector<std::string>{"top left", "center"}));
-    EXPECT_EQ(train::stated_positions("The red circle is at the bottom right, so"), (std::vector<std::string>{"bottom right"}));
-    EXPECT_TRUE(train::stated_positions("The red circle is at the").empty());  // cut off: nothing stated
-    EXPECT_TRUE(train::stated_positions("yes").empty());
+    EXPECT_FALSE(train::answer_matches("The red circle is in the left column and the blue square is in the center column, so no.", truth));
+    EXPECT_FALSE(train::answer_matches("The red circle is in the left column", truth));  // no conclusion
+    EXPECT_EQ(train::stated_lines(truth), (std::vector<std::string>{"left column", "center column"}));
+    EXPECT_EQ(train::stated_lines("The red circle is in the bottom row, so"), (std::vector<std::string>{"bottom row"}));
+    EXPECT_TRUE(train::stated_lines("The red circle is in the").empty());  // cut off: nothing stated
+    EXPECT_TRUE(train::stated_lines("yes").empty());
 }
 
-// The comparison alone: the conclusion against the cells the answer itself states, right or not.
+// The comparison alone: the conclusion against the lines the answer itself states, right or not.
 TEST(EvalMetrics, AReasonedConclusionIsCheckedAgainstItsOwnSteps) {
-    const std::string left = "Is the red circle to the left of the blue square?\nSay where each shape is, then answer yes or no.";
-    const std::string above = "<image>\nIs the red circle above the blue square?\nSay where each shape is, then answer yes or no.";
+    const std::string left = "Is the red circle to the left of the blue square?\nSay the column or row of each shape, then answer yes or no.";
+    const std::string above = "<image>\nIs the red circle above the blue square?\nSay the column or row of each shape, then answer yes or no.";
     auto steps = [](const char* a, const char* b, const char* conclusion) {
-        return std::string("The red circle is at the ") + a + " and the blue square is at the " + b + ", so " +
+        return std::string("The red circle is in the ") + a + " and the blue square is in the " + b + ", so " +
                conclusion + ".";
     };
-    EXPECT_EQ(train::conclusion_follows_steps(left, steps("top left", "center", "yes")), std::optional<bool>(true));
-    EXPECT_EQ(train::conclusion_follows_steps(left, steps("top left", "center", "no")), std::optional<bool>(false));
-    // Cells that may be wrong for the image: only the step from them to the conclusion counts.
-    EXPECT_EQ(train::conclusion_follows_steps(left, steps("center", "top left", "no")), std::optional<bool>(true));
-    EXPECT_EQ(train::conclusion_follows_steps(left, steps("top center", "bottom center", "no")), std::optional<bool>(true));
-    EXPECT_EQ(train::conclusion_follows_steps(above, steps("bottom right", "top left", "no")), std::optional<bool>(true));
-    EXPECT_EQ(train::conclusion_follows_steps(above, steps("middle left", "bottom left", "no")), std::optional<bool>(false));
-    // Nothing to check.
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("left column", "center column", "yes")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("left column", "center column", "no")), std::optional<bool>(false));
+    // Lines that may be wrong for the image: only the step from them to the conclusion counts.
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("center column", "left column", "no")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("center column", "center column", "no")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(left, steps("left column", "right column", "yes")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(above, steps("bottom row", "top row", "no")), std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_steps(above, steps("top row", "middle row", "no")), std::optional<bool>(false));
+    // Nothing to check: no steps, one step, a line of the other axis, an unknown line, no yes or no, no relation.
     EXPECT_FALSE(train::conclusion_follows_steps(left, "yes").has_value());
-    EXPECT_FALSE(train::conclusion_follows_steps(left, "The red circle is at the top left, so yes.").has_value());
-    EXPECT_FALSE(train::conclusion_follows_steps(left, steps("moon", "center", "yes")).has_value());
-    EXPECT_FALSE(train::conclusion_follows_steps(left, steps("top left", "center", "maybe")).has_value());
-    EXPECT_FALSE(train::conclusion_follows_steps("Where is the red circle?", steps("top left", "center", "yes")).has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps(left, "The red circle is in the left column, so yes.").has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps(left, steps("top row", "center column", "yes")).has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps(above, steps("top row", "left column", "yes")).has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps(left, steps("moon column", "center column", "yes")).has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps(left, steps("left column", "center column", "maybe")).has_value());
+    EXPECT_FALSE(train::conclusion_follows_steps("Where is the red circle?", steps("left column", "center column", "yes")).has_value());
 }
 
 TEST(EvalMetrics, AccuracyPerTask) {
@@ -273,7 +276,7 @@ TEST(Evaluate, RunsEverySetOfAWorldWithinTheLimit) {
     world.images = 4;
     world.test_images = 8;
     world.preference_pairs = 2;
-    world.reasoned_relations = true;
+    world.style.reasoned_relations = true;
     data::write_world(world);
 
     text::BpeTrainConfig bpe;

@@ -257,7 +257,7 @@ TEST(World, ImageAfterQuestionMovesTheTagAndNothingElse) {
 // `check(off, on, scene)` for every multi-task and held-out VQA sample pair that differs.
 // The files no question style touches are equal, and meta.json records the key. Returns how
 // many pairs differ.
-int compare_question_style(bool mod::data::WorldConfig::*style, const char* key,
+int compare_question_style(bool mod::data::QuestionStyle::*style, const char* key,
                            const std::function<void(const nlohmann::json&, const nlohmann::json&,
                                                     const mod::data::Scene&)>& check) {
     TempDir off, on;
@@ -265,7 +265,7 @@ int compare_question_style(bool mod::data::WorldConfig::*style, const char* key,
     c.max_objects = 3;
     mod::data::write_world(c);
     c.out = on.str();
-    c.*style = true;
+    c.style.*style = true;
     mod::data::write_world(c);
     const auto train_scenes = mod::test::read_scenes(on.str("train/scenes.jsonl"));
     const auto test_scenes = mod::test::read_scenes(on.str("test/scenes.jsonl"));
@@ -292,7 +292,7 @@ TEST(World, ReasonedRelationsChangeOnlyTheRelationAnswers) {
     const std::string short_suffix = std::string("\n") + mod::data::kShortAnswerSuffix;
     const std::string reasoned_suffix = std::string("\n") + mod::data::kReasonedRelationSuffix;
     const int relations = compare_question_style(
-        &mod::data::WorldConfig::reasoned_relations, "reasoned_relations",
+        &mod::data::QuestionStyle::reasoned_relations, "reasoned_relations",
         [&](const nlohmann::json& bare, const nlohmann::json& reasoned, const mod::data::Scene& scene) {
             ASSERT_EQ(bare["task"], "relation") << bare["id"];
             // The same question under the other instruction; the bare answer is the conclusion.
@@ -311,7 +311,7 @@ TEST(World, ReasonedRelationsChangeOnlyTheRelationAnswers) {
 TEST(World, SwappedNegativesChangeOnlyTheNegativeExistenceQuestions) {
     const std::regex named("Is there a (\\w+) (\\w+) in the image\\?\n.*");
     const int swapped = compare_question_style(
-        &mod::data::WorldConfig::swapped_negatives, "swapped_negatives",
+        &mod::data::QuestionStyle::swapped_negatives, "swapped_negatives",
         [&](const nlohmann::json&, const nlohmann::json& sample, const mod::data::Scene& scene) {
             // A "no" that names a colour and a kind the scene holds, each on another shape.
             ASSERT_EQ(sample["task"], "existence") << sample["id"];

@@ -15,7 +15,7 @@ using data::Shape;
 namespace {
 
 const char* kSuffix = "\nAnswer the question using a single word or phrase.";
-const char* kReasonedSuffix = "\nSay where each shape is, then answer yes or no.";
+const char* kReasonedSuffix = "\nSay the column or row of each shape, then answer yes or no.";
 const std::string kPos = "(top left|top center|top right|middle left|center|middle right|bottom left|bottom center|bottom right)";
 
 std::vector<const Object*> shapes_of(const Scene& s) {
@@ -133,18 +133,25 @@ std::optional<std::string> short_answer(const Scene& s, const std::string& q) {
     return std::nullopt;
 }
 
-// "Is the red circle above the blue square?" answered with its steps:
-// "The red circle is at the top left and the blue square is at the center, so yes."
+// "Is the red circle to the left of the blue square?" answered with its steps, each shape's
+// column for left and right, its row for above and below:
+// "The red circle is in the left column and the blue square is in the center column, so yes."
 std::optional<std::string> reasoned_answer(const Scene& s, const std::string& q) {
     std::smatch m;
-    if (!std::regex_match(q, m, std::regex("Is the (\\w+) (\\w+) (?:to the left of|to the right of|above|below) the (\\w+) (\\w+)\\?"))) {
+    if (!std::regex_match(q, m, std::regex("Is the (\\w+) (\\w+) (to the left of|to the right of|above|below) the (\\w+) (\\w+)\\?"))) {
         return std::nullopt;
     }
     const Object* a = find(s, m[1], m[2]);
-    const Object* b = find(s, m[3], m[4]);
+    const Object* b = find(s, m[4], m[5]);
     if (a == nullptr || b == nullptr) return "<no such object>";
-    return "The " + m[1].str() + " " + m[2].str() + " is at the " + cell_name(*a) + " and the " + m[3].str() + " " +
-           m[4].str() + " is at the " + cell_name(*b) + ", so " + *short_answer(s, q) + ".";
+    const bool columns = m[3].str().rfind("to the ", 0) == 0;
+    auto line = [&](const Object& o) {
+        static const char* const cols[] = {"left", "center", "right"};
+        static const char* const rows[] = {"top", "middle", "bottom"};
+        return columns ? std::string(cols[o.col]) + " column" : std::string(rows[o.row]) + " row";
+    };
+    return "The " + m[1].str() + " " + m[2].str() + " is in the " + line(*a) + " and the " + m[4].str() + " " +
+           m[5].str() + " is in the " + line(*b) + ", so " + *short_answer(s, q) + ".";
 }
 
 std::optional<std::string> sentence_answer(const Scene& s, const std::string& q) {

@@ -100,6 +100,10 @@ std::string position_name(int row, int col) {
     return std::string(kRowNames[row]) + " " + kColNames[col];
 }
 
+std::string line_name(bool column, int index) {
+    return column ? std::string(kColNames[index]) + " column" : std::string(kRowNames[index]) + " row";
+}
+
 std::array<uint8_t, 3> colour_rgb(Colour c) {
     static const std::array<uint8_t, 3> rgb[] = {{220, 40, 40},  {40, 170, 60},  {40, 80, 230}, {245, 220, 40},
                                                  {150, 60, 200}, {250, 140, 30}, {20, 20, 20},  {250, 250, 250}};
@@ -132,6 +136,19 @@ bool parse_position(const std::string& words, int& row, int& col) {
             if (words == position_name(r, c)) {
                 row = r;
                 col = c;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+bool parse_line(const std::string& words, bool& column, int& index) {
+    for (int i = 0; i < kGrid; ++i) {
+        for (const bool c : {true, false}) {
+            if (words == line_name(c, i)) {
+                column = c;
+                index = i;
                 return true;
             }
         }

@@ -59,12 +59,14 @@ const char* size_name(Size s);
 const char* texture_name(Texture t);
 const char* tint_name(Tint t);
 std::string position_name(int row, int col);  // "top left", "center", "bottom right", ...
+std::string line_name(bool column, int index);  // "left column", "center column", "top row", ...
 std::array<uint8_t, 3> colour_rgb(Colour c);
 
 // Name -> enum; return false when the word is not a name of that kind.
 bool parse_shape(const std::string& word, Shape& out);
 bool parse_colour(const std::string& word, Colour& out);
 bool parse_position(const std::string& words, int& row, int& col);
+bool parse_line(const std::string& words, bool& column, int& index);
 
 // Objects that are shapes (not text), and the text object if any.
 std::vector<const Object*> shape_objects(const Scene& scene);

@@ -80,8 +80,10 @@ QA relation_question(const Scene& scene, Rng& rng, bool reasoned) {
     const std::string question = "Is " + definite(a) + " " + r + " " + definite(b) + "?";
     const std::string conclusion = yes ? "yes" : "no";
     if (!reasoned) return {"relation", question, conclusion};
-    const std::string steps = "The " + named(a) + kStatedPositionMark + at(a) + " and " + definite(b) +
-                              kStatedPositionMark + at(b);
+    const bool columns = relation_compares_columns(r);
+    auto line = [&](const Object& o) { return line_name(columns, columns ? o.col : o.row); };
+    const std::string steps =
+        "The " + named(a) + kStatedLineMark + line(a) + " and " + definite(b) + kStatedLineMark + line(b);
     return {"relation", question, steps + kConclusionMark + conclusion + ".", kReasonedRelationSuffix};
 }
 
@@ -160,6 +162,17 @@ bool relation_holds(const std::string& relation, int ra, int ca, int rb, int cb)
     if (relation == "to the right of") return ca > cb;
     if (relation == "above") return ra < rb;
     return ra > rb;  // below
+}
+
+bool relation_compares_columns(const std::string& relation) {
+    return relation == "to the left of" || relation == "to the right of";
+}
+
+const std::string* asked_relation(const std::string& question) {
+    for (const std::string& r : relation_names()) {
+        if (question.find(" " + r + " the ") != std::string::npos) return &r;
+    }
+    return nullptr;
 }
 
 bool task_possible(const Scene& scene, const std::string& task) {

@@ -13,14 +13,17 @@ class Rng;
 
 // LLaVA's instruction for short answers, appended to every VQA question.
 inline constexpr const char* kShortAnswerSuffix = "Answer the question using a single word or phrase.";
-// The instruction of a reasoned relation question, whose answer says where each of the two
-// shapes is before it says yes or no: "The red circle is at the top left and the blue square is
-// at the center, so yes." Each step is then one lookup by name, asked right where it is needed.
-inline constexpr const char* kReasonedRelationSuffix = "Say where each shape is, then answer yes or no.";
+// The instruction of a reasoned relation question, whose answer names the column (for left and
+// right) or the row (above, below) of each of the two shapes before it says yes or no: "The red
+// circle is in the left column and the blue square is in the center column, so yes." Each step
+// is then one lookup by name, asked right where it is needed, and the conclusion compares two
+// words at fixed places before it (whole cells, "top left" against "center", left it to learn
+// which of a cell's words counts, and no model learned that: docs/RESULTS.md).
+inline constexpr const char* kReasonedRelationSuffix = "Say the column or row of each shape, then answer yes or no.";
 // What joins a reasoned answer's steps to its conclusion.
 inline constexpr const char* kConclusionMark = ", so ";
-// What joins each shape of a reasoned answer's steps to its cell.
-inline constexpr const char* kStatedPositionMark = " is at the ";
+// What joins each shape of a reasoned answer's steps to its line (data::line_name).
+inline constexpr const char* kStatedLineMark = " is in the ";
 
 struct QA {
     std::string task;      // color, shape, count, position, relation, text, existence, general
@@ -54,5 +57,10 @@ QA make_general_turn(const Scene& scene, Rng& rng);
 // The relation words of relation questions and whether a (at ra, ca) stands so to b (at rb, cb).
 const std::vector<std::string>& relation_names();
 bool relation_holds(const std::string& relation, int ra, int ca, int rb, int cb);
+// Whether the relation compares columns (to the left of, to the right of) rather than rows.
+bool relation_compares_columns(const std::string& relation);
+// The relation a relation question asks ("Is the red circle above the blue square?" -> "above"),
+// or nullptr when it asks none.
+const std::string* asked_relation(const std::string& question);
 
 }  // namespace mod::data

@@ -98,7 +98,7 @@ ojson general_sample(const Scene& scene, const std::string& id, const std::strin
 
 ojson vqa_sample(const Scene& scene, const std::string& id, const std::string& image, const std::string& task,
                  const WorldConfig& c, Rng& rng) {
-    const QA qa = make_vqa(scene, task, rng, {c.reasoned_relations, c.swapped_negatives});
+    const QA qa = make_vqa(scene, task, rng, c.style);
     ojson convs = ojson::array();
     convs.push_back(turn("human", with_image_tag(qa.question + "\n" + qa.instruction, c.image_after_question)));
     convs.push_back(turn("gpt", qa.answer));
@@ -248,8 +248,8 @@ void write_meta(const WorldConfig& c, const std::vector<int>& task_weights, cons
                  {"pope_per_side", c.pope_per_side},
                  {"images_per_folder", c.images_per_folder},
                  {"image_after_question", c.image_after_question},
-                 {"reasoned_relations", c.reasoned_relations},
-                 {"swapped_negatives", c.swapped_negatives}};
+                 {"reasoned_relations", c.style.reasoned_relations},
+                 {"swapped_negatives", c.style.swapped_negatives}};
     ojson counts{{"general", s.general},   {"multitask", s.multitask}, {"preference", s.preference},
                  {"test_vqa", s.test_vqa}, {"pope", s.pope},           {"chair", s.chair}};
     std::ofstream f(out / "meta.json", std::ios::binary);

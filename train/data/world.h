@@ -15,6 +15,8 @@
 // does not grow with the number of images. Same config and seed -> byte-identical files.
 #pragma once
 
+#include "data/tasks.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,12 +49,8 @@ struct WorldConfig {
     // before it (data::with_image_tag). meta.json records it; train_mod hands it to the models
     // it makes, so that chat_mod asks in the same order.
     bool image_after_question = false;
-    // Relation questions answered with their steps: where each of the two shapes is, then yes or
-    // no (data::kReasonedRelationSuffix). Otherwise a bare yes or no, as every other task type.
-    bool reasoned_relations = false;
-    // Negative existence questions that name one shape's colour with another shape's kind, where
-    // the scene allows it (data::QuestionStyle::swapped_negatives).
-    bool swapped_negatives = false;
+    // How relation answers and existence negatives are worded (data::QuestionStyle).
+    QuestionStyle style;
 };
 
 struct WorldStats {

@@ -126,9 +126,19 @@ std::map<std::string, data::Scene> read_test_scenes(const fs::path& test) {
     return scenes;
 }
 
+// What the lookup of a shape gives for this question: its colour, its cell, or for a reasoned
+// relation answer its line on the axis the asked relation compares.
+std::string looked_up(const data::Object& o, const TestSample& s) {
+    if (s.task == "color") return data::colour_name(o.colour);
+    if (s.task == "position") return data::position_name(o.row, o.col);
+    const std::string* relation = data::asked_relation(s.prompt.back().value);
+    const bool columns = relation != nullptr && data::relation_compares_columns(*relation);
+    return data::line_name(columns, columns ? o.col : o.row);
+}
+
 // Counts a colour or position question about a scene with two or more shapes in its LookupMetrics,
-// and each stated position of a reasoned relation answer (two lookups by name a question):
-// `steps` are the positions the expected answer states, empty for a short one.
+// and each stated line of a reasoned relation answer (two lookups by name a question): `steps`
+// are the lines the expected answer states, empty for a short one.
 void add_lookup(std::map<std::string, LookupMetrics>& lookup, const std::map<std::string, data::Scene>& scenes,
                 const TestSample& s, const std::vector<std::string>& steps, const std::string& answer) {
     if (s.task != "color" && s.task != "position" && steps.empty()) return;
@@ -137,14 +147,12 @@ void add_lookup(std::map<std::string, LookupMetrics>& lookup, const std::map<std
     const std::vector<const data::Object*> shapes = data::shape_objects(it->second);
     if (shapes.size() < 2) return;
     std::vector<std::string> attributes;
-    for (const data::Object* o : shapes) {
-        attributes.push_back(s.task == "color" ? data::colour_name(o->colour) : data::position_name(o->row, o->col));
-    }
+    for (const data::Object* o : shapes) attributes.push_back(looked_up(*o, s));
     if (steps.empty()) {
         lookup[s.task].add(normalize_answer(answer), normalize_answer(s.answer), attributes);
         return;
     }
-    const std::vector<std::string> stated = stated_positions(answer);
+    const std::vector<std::string> stated = stated_lines(answer);
     for (size_t i = 0; i < steps.size(); ++i) {
         lookup[s.task].add(i < stated.size() ? stated[i] : std::string(), steps[i], attributes);
     }
@@ -183,9 +191,9 @@ std::string answer_conclusion(const std::string& answer) {
     return at == std::string::npos ? normal : normal.substr(at + mark.size());
 }
 
-std::vector<std::string> stated_positions(const std::string& answer) {
+std::vector<std::string> stated_lines(const std::string& answer) {
     const std::string normal = normalize_answer(answer);
-    const std::string lead = data::kStatedPositionMark;
+    const std::string lead = data::kStatedLineMark;
     std::vector<std::string> out;
     for (size_t at = normal.find(lead); at != std::string::npos; at = normal.find(lead, at)) {
         at += lead.size();
@@ -196,17 +204,18 @@ std::vector<std::string> stated_positions(const std::string& answer) {
 }
 
 std::optional<bool> conclusion_follows_steps(const std::string& question, const std::string& answer) {
-    const std::vector<std::string>& relations = data::relation_names();
-    const auto asked = std::find_if(relations.begin(), relations.end(), [&](const std::string& r) {
-        return question.find(" " + r + " the ") != std::string::npos;
-    });
-    const std::vector<std::string> stated = stated_positions(answer);
+    const std::string* asked = data::asked_relation(question);
+    const std::vector<std::string> stated = stated_lines(answer);
     const std::string conclusion = answer_conclusion(answer);
-    int ra = 0, ca = 0, rb = 0, cb = 0;
-    if (asked == relations.end() || stated.size() != 2 || (conclusion != "yes" && conclusion != "no") ||
-        !data::parse_position(stated[0], ra, ca) || !data::parse_position(stated[1], rb, cb))
+    bool column_a = false, column_b = false;
+    int a = 0, b = 0;
+    if (asked == nullptr || stated.size() != 2 || (conclusion != "yes" && conclusion != "no") ||
+        !data::parse_line(stated[0], column_a, a) || !data::parse_line(stated[1], column_b, b))
         return std::nullopt;
-    return data::relation_holds(*asked, ra, ca, rb, cb) == (conclusion == "yes");
+    const bool columns = data::relation_compares_columns(*asked);
+    if (column_a != columns || column_b != columns) return std::nullopt;  // lines the relation does not compare
+    const bool holds = columns ? data::relation_holds(*asked, 0, a, 0, b) : data::relation_holds(*asked, a, 0, b, 0);
+    return holds == (conclusion == "yes");
 }
 
 bool answer_matches(const std::string& answer, const std::string& truth) {
@@ -338,7 +347,7 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
         result.tasks[vqa[i].task.empty() ? "unknown" : vqa[i].task].add(ok);
         result.vqa_overall.add(ok);
         const std::vector<std::string> steps =
-            vqa[i].task == "relation" ? stated_positions(vqa[i].answer) : std::vector<std::string>{};
+            vqa[i].task == "relation" ? stated_lines(vqa[i].answer) : std::vector<std::string>{};
         add_lookup(result.lookup, scenes, vqa[i], steps, answer);
         if (!steps.empty()) {
             if (const std::optional<bool> follows = conclusion_follows_steps(vqa[i].prompt.back().value, answer))

@@ -37,24 +37,25 @@ struct Accuracy {
 };
 
 // A reasoned answer's conclusion: what follows its last ", so " (data::kConclusionMark), after
-// normalize_answer; the whole normalised answer when it has none. "The red circle is at the top
-// left and the blue square is at the center, so yes." -> "yes".
+// normalize_answer; the whole normalised answer when it has none. "The red circle is in the left
+// column and the blue square is in the center column, so yes." -> "yes".
 std::string answer_conclusion(const std::string& answer);
-// The positions a reasoned relation answer states, in order: after each " is at the "
-// (data::kStatedPositionMark), up to the next " and " or ",". The example above -> {"top left",
-// "center"}.
-std::vector<std::string> stated_positions(const std::string& answer);
+// The lines a reasoned relation answer states, in order: after each " is in the "
+// (data::kStatedLineMark), up to the next " and " or ",". The example above -> {"left column",
+// "center column"}.
+std::vector<std::string> stated_lines(const std::string& answer);
 
 // The conclusions (answer_conclusion) match exactly: a short answer is its own conclusion, and a
 // reasoned one is scored by what it concludes.
 bool answer_matches(const std::string& answer, const std::string& truth);
 
 // Whether a reasoned relation answer concludes what its own steps give: the relation the
-// question asks (data::relation_names) between the two cells the answer states, right or wrong
-// ones. "Is the red circle to the left of the blue square?" with "The red circle is at the
-// center and the blue square is at the top left, so no." -> true. nullopt when the question
-// asks no relation or the answer does not state two cells and a conclusion of yes or no. It
-// tells a model that cannot compare two cells from one that cannot find them.
+// question asks (data::relation_names) between the two lines the answer states, right or wrong
+// ones. "Is the red circle to the left of the blue square?" with "The red circle is in the
+// center column and the blue square is in the left column, so no." -> true. nullopt when the
+// question asks no relation or the answer does not state two lines of the axis the relation
+// compares and a conclusion of yes or no. It tells a model that cannot compare two lines from
+// one that cannot find them.
 std::optional<bool> conclusion_follows_steps(const std::string& question, const std::string& answer);
 
 // The confusion counts of yes/no probes; "positive" = the object is present / the answer is yes.

@@ -29,9 +29,9 @@ void declare(data::KeyValueArgs& a) {
     a.add("world_task_weights", "", "how often each task type comes up in the training VQA of a world generated on first use, e.g. relation=3 (others 1)");
     a.add("world_image_after_question", "false",
           "put the image after each first question rather than before it, in a world generated on first use");
-    a.add("world_reasoned_relations", data::WorldConfig{}.reasoned_relations ? "true" : "false",
-          "answer relation questions with where each shape is, then yes or no, in a world generated on first use");
-    a.add("world_swapped_negatives", data::WorldConfig{}.swapped_negatives ? "true" : "false",
+    a.add("world_reasoned_relations", data::QuestionStyle{}.reasoned_relations ? "true" : "false",
+          "answer relation questions with each shape's column or row, then yes or no, in a world generated on first use");
+    a.add("world_swapped_negatives", data::QuestionStyle{}.swapped_negatives ? "true" : "false",
           "negative existence questions name one shape's colour with another's kind, in a world generated on first use");
     a.add("tokenizer", "", "tokenizer.json; default <data>/tokenizer.json, trained on the world on first use");
     a.add("out", "", "run folder; default runs/<stage>");

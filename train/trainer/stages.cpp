@@ -42,8 +42,8 @@ Setup prepare(const TrainOptions& o) {
     world.text_percent = static_cast<int>(o.world_text_percent);
     world.task_weights = o.world_task_weights;
     world.image_after_question = o.world_image_after_question;
-    world.reasoned_relations = o.world_reasoned_relations;
-    world.swapped_negatives = o.world_swapped_negatives;
+    world.style.reasoned_relations = o.world_reasoned_relations;
+    world.style.swapped_negatives = o.world_swapped_negatives;
     ensure_world(world);
     text::Tokenizer tok = ensure_tokenizer(o.tokenizer, o.data, std::min(o.family.student.vocab_size, o.family.teacher.vocab_size));
     fs::create_directories(o.out);

@@ -46,8 +46,8 @@ std::string world_differences(const nlohmann::json& made, const data::WorldConfi
     compare("min_objects", asked.min_objects, 1);
     compare("text_percent", asked.text_percent, nullptr);
     compare("image_after_question", asked.image_after_question, false);
-    compare("reasoned_relations", asked.reasoned_relations, false);
-    compare("swapped_negatives", asked.swapped_negatives, false);
+    compare("reasoned_relations", asked.style.reasoned_relations, false);
+    compare("swapped_negatives", asked.style.swapped_negatives, false);
     return out;
 }
 
