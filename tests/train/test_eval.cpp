@@ -80,6 +80,22 @@ TEST(EvalMetrics, AReasonedConclusionIsCheckedAgainstItsOwnSteps) {
     EXPECT_FALSE(train::conclusion_follows_steps("Where is the red circle?", steps("left column", "center column", "yes")).has_value());
 }
 
+// What a lookup row compares: the named shape's colour, cell, or line on the relation's axis.
+TEST(EvalMetrics, ALookupGivesTheAttributeTheQuestionAsksFor) {
+    data::Object o;
+    o.shape = data::Shape::circle;
+    o.colour = data::Colour::red;
+    o.row = 0;
+    o.col = 2;
+    EXPECT_EQ(train::looked_up(o, "color", "What color is the circle?"), "red");
+    EXPECT_EQ(train::looked_up(o, "position", "Where is the red circle?"), "top right");
+    const std::string suffix = "?\nSay the column or row of each shape, then answer yes or no.";
+    EXPECT_EQ(train::looked_up(o, "relation", "Is the red circle to the left of the blue square" + suffix), "right column");
+    EXPECT_EQ(train::looked_up(o, "relation", "<image>\nIs the blue square to the right of the red circle" + suffix), "right column");
+    EXPECT_EQ(train::looked_up(o, "relation", "Is the red circle above the blue square" + suffix), "top row");
+    EXPECT_EQ(train::looked_up(o, "relation", "Is the blue square below the red circle" + suffix), "top row");
+}
+
 TEST(EvalMetrics, AccuracyPerTask) {
     struct Row {
         const char* task;

@@ -126,16 +126,6 @@ std::map<std::string, data::Scene> read_test_scenes(const fs::path& test) {
     return scenes;
 }
 
-// What the lookup of a shape gives for this question: its colour, its cell, or for a reasoned
-// relation answer its line on the axis the asked relation compares.
-std::string looked_up(const data::Object& o, const TestSample& s) {
-    if (s.task == "color") return data::colour_name(o.colour);
-    if (s.task == "position") return data::position_name(o.row, o.col);
-    const std::string* relation = data::asked_relation(s.prompt.back().value);
-    const bool columns = relation != nullptr && data::relation_compares_columns(*relation);
-    return data::line_name(columns, columns ? o.col : o.row);
-}
-
 // Counts a colour or position question about a scene with two or more shapes in its LookupMetrics,
 // and each stated line of a reasoned relation answer (two lookups by name a question): `steps`
 // are the lines the expected answer states, empty for a short one.
@@ -147,7 +137,7 @@ void add_lookup(std::map<std::string, LookupMetrics>& lookup, const std::map<std
     const std::vector<const data::Object*> shapes = data::shape_objects(it->second);
     if (shapes.size() < 2) return;
     std::vector<std::string> attributes;
-    for (const data::Object* o : shapes) attributes.push_back(looked_up(*o, s));
+    for (const data::Object* o : shapes) attributes.push_back(looked_up(*o, s.task, s.prompt.back().value));
     if (steps.empty()) {
         lookup[s.task].add(normalize_answer(answer), normalize_answer(s.answer), attributes);
         return;
@@ -189,6 +179,14 @@ std::string answer_conclusion(const std::string& answer) {
     const std::string mark = data::kConclusionMark;
     const size_t at = normal.rfind(mark);
     return at == std::string::npos ? normal : normal.substr(at + mark.size());
+}
+
+std::string looked_up(const data::Object& o, const std::string& task, const std::string& question) {
+    if (task == "color") return data::colour_name(o.colour);
+    if (task == "position") return data::position_name(o.row, o.col);
+    const std::string* relation = data::asked_relation(question);
+    const bool columns = relation != nullptr && data::relation_compares_columns(*relation);
+    return data::line_name(columns, columns ? o.col : o.row);
 }
 
 std::vector<std::string> stated_lines(const std::string& answer) {

@@ -45,6 +45,12 @@ std::string answer_conclusion(const std::string& answer);
 // "center column"}.
 std::vector<std::string> stated_lines(const std::string& answer);
 
+// What a lookup of shape `o` gives, as a right answer would say it: its colour for a colour
+// question, its cell for a position question, and for a relation question the line the asked
+// relation compares ("left column" for "to the left of", "top row" for "above"): the value a
+// lookup row compares with the named shape's and the other shapes'.
+std::string looked_up(const data::Object& o, const std::string& task, const std::string& question);
+
 // The conclusions (answer_conclusion) match exactly: a short answer is its own conclusion, and a
 // reasoned one is scored by what it concludes.
 bool answer_matches(const std::string& answer, const std::string& truth);
