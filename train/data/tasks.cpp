@@ -80,10 +80,8 @@ QA relation_question(const Scene& scene, Rng& rng, bool reasoned) {
     const std::string question = "Is " + definite(a) + " " + r + " " + definite(b) + "?";
     const std::string conclusion = yes ? "yes" : "no";
     if (!reasoned) return {"relation", question, conclusion};
-    const bool columns = relation_compares_columns(r);
-    auto line = [&](const Object& o) { return line_name(columns, columns ? o.col : o.row); };
-    const std::string steps =
-        "The " + named(a) + kStatedLineMark + line(a) + " and " + definite(b) + kStatedLineMark + line(b);
+    const std::string steps = "The " + named(a) + kStatedLineMark + compared_line(a, r) + " and " + definite(b) +
+                              kStatedLineMark + compared_line(b, r);
     return {"relation", question, steps + kConclusionMark + conclusion + ".", kReasonedRelationSuffix};
 }
 
@@ -166,6 +164,11 @@ bool relation_holds(const std::string& relation, int ra, int ca, int rb, int cb)
 
 bool relation_compares_columns(const std::string& relation) {
     return relation == "to the left of" || relation == "to the right of";
+}
+
+std::string compared_line(const Object& o, const std::string& relation) {
+    const bool columns = relation_compares_columns(relation);
+    return line_name(columns, columns ? o.col : o.row);
 }
 
 const std::string* asked_relation(const std::string& question) {

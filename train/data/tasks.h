@@ -59,6 +59,9 @@ const std::vector<std::string>& relation_names();
 bool relation_holds(const std::string& relation, int ra, int ca, int rb, int cb);
 // Whether the relation compares columns (to the left of, to the right of) rather than rows.
 bool relation_compares_columns(const std::string& relation);
+// The line of `o` the relation compares: its column for left and right, its row for above and
+// below ("left column", "top row"; data::line_name).
+std::string compared_line(const Object& o, const std::string& relation);
 // The relation a relation question asks ("Is the red circle above the blue square?" -> "above"),
 // or nullptr when it asks none.
 const std::string* asked_relation(const std::string& question);

@@ -185,8 +185,7 @@ std::string looked_up(const data::Object& o, const std::string& task, const std:
     if (task == "color") return data::colour_name(o.colour);
     if (task == "position") return data::position_name(o.row, o.col);
     const std::string* relation = data::asked_relation(question);
-    const bool columns = relation != nullptr && data::relation_compares_columns(*relation);
-    return data::line_name(columns, columns ? o.col : o.row);
+    return relation != nullptr ? data::compared_line(o, *relation) : data::line_name(false, o.row);
 }
 
 std::vector<std::string> stated_lines(const std::string& answer) {
