@@ -1,11 +1,13 @@
 // RoPE against its formula; fused attention against attention composed from matmul,
 // masked_fill and softmax (GQA by repeating key/value heads), forward and gradients.
 #include <cmath>
+#include <string>
 
 #include "core/attention.h"
 #include "core/elementwise.h"
 #include "core/index.h"
 #include "core/matmul.h"
+#include "core/reduce.h"
 #include "core/softmax.h"
 #include "core/view.h"
 #include "testing.h"
@@ -64,6 +66,31 @@ TEST(Attention, Gradients) {
     // Non-contiguous q (the usual (B, T, H, Dh) -> (B, H, T, Dh) transpose).
     EXPECT_GRADCHECK([](V x) { return scaled_dot_product_attention(x[0].transpose(1, 2), x[1], x[2], true); },
                      {leaf({1, 3, 2, 2}, 7), leaf({1, 1, 3, 2}, 8), leaf({1, 1, 3, 2}, 9)});
+}
+
+// The finite-difference checks above run on a few positions; the kernel works in row blocks,
+// so the gradients of a sequence of several blocks (a quickstart relation answer ends near
+// position 100) are compared with those of the composed reference, with the teacher's five
+// query heads on one key/value head, in float64 and in float32 (the training dtype).
+TEST(Attention, GradientsOfLongSequencesMatchReference) {
+    const int64_t T = 150;
+    for (DType dtype : {DType::F64, DType::F32}) {
+        SCOPED_TRACE(dtype == DType::F64 ? "float64" : "float32");
+        const double tol = dtype == DType::F64 ? 1e-10 : 2e-4;
+        auto inputs = [&] {
+            return std::vector<Tensor>{leaf({2, 5, T, 8}, 11).detach().to(dtype).requires_grad_(),
+                                       leaf({2, 1, T, 8}, 12).detach().to(dtype).requires_grad_(),
+                                       leaf({2, 1, T, 8}, 13).detach().to(dtype).requires_grad_()};
+        };
+        const Tensor weights = leaf({2, 5, T, 8}, 14).detach().to(dtype);
+        std::vector<Tensor> fused = inputs(), composed = inputs();
+        sum(scaled_dot_product_attention(fused[0], fused[1], fused[2], true) * weights).backward();
+        sum(reference_attention(composed[0], composed[1], composed[2], true) * weights).backward();
+        for (size_t i = 0; i < 3; ++i) {
+            SCOPED_TRACE("operand " + std::to_string(i));
+            expect_close(fused[i].grad(), composed[i].grad(), tol);
+        }
+    }
 }
 
 // The CPU path reads the head split of a projection in place and writes its output and
