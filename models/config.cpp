@@ -196,8 +196,8 @@ json moe_json(const MoeConfig& c) {
 
 }  // namespace
 
-MllmConfig ModelFamilyConfig::student_mllm(bool sparse) const { return {vision, student, moe, sparse, 0, false}; }
-MllmConfig ModelFamilyConfig::teacher_mllm() const { return {vision, teacher, MoeConfig{}, false, 0, false}; }
+MllmConfig ModelFamilyConfig::student_mllm(bool sparse) const { return {vision, student, moe, sparse, 0, false, std::nullopt}; }
+MllmConfig ModelFamilyConfig::teacher_mllm() const { return {vision, teacher, MoeConfig{}, false, 0, false, std::nullopt}; }
 
 ModelFamilyConfig parse_family_config(const std::string& text, const std::string& source) {
     json j = parse_json(text, source);
@@ -232,6 +232,11 @@ MllmConfig parse_mllm_config(const std::string& text, const std::string& source)
     r.get("sparse", c.sparse);
     r.get("image_token_id", c.image_token_id);
     r.get("image_after_question", c.image_after_question);
+    if (const json* system = r.object("system_prompt")) {
+        MOD_CHECK(system->is_string(), ValueError, "config", source, ": key 'system_prompt' has the wrong type (",
+                  system->type_name(), ")");
+        c.system_prompt = system->get<std::string>();
+    }
     r.finish();
     MOD_CHECK(vision && lm, ValueError, "config", source, ": the keys 'vision' and 'lm' expected");
     c.vision = read_vision(*vision, source + ": vision");
@@ -249,6 +254,7 @@ std::string mllm_config_to_json(const MllmConfig& c) {
               {"sparse", c.sparse},
               {"image_token_id", c.image_token_id},
               {"image_after_question", c.image_after_question}};
+    if (c.system_prompt) j["system_prompt"] = *c.system_prompt;
     return j.dump(2) + "\n";
 }
 

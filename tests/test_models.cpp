@@ -88,6 +88,14 @@ TEST(Config, UnknownKeysAndBadJsonAreNamed) {
     after.image_after_question = true;
     EXPECT_TRUE(parse_mllm_config(mllm_config_to_json(after), "rt").image_after_question);
     EXPECT_THROW(parse_mllm_config(R"({"vision": {}, "lm": {}, "image_after_question": "yes"})", "bad"), ValueError);
+    // The system line: unset in a config written without one, "" kept as "" (none).
+    EXPECT_FALSE(m.system_prompt.has_value());
+    MllmConfig none = m;
+    none.system_prompt = "";
+    EXPECT_EQ(parse_mllm_config(mllm_config_to_json(none), "rt").system_prompt, std::optional<std::string>(""));
+    none.system_prompt = "Be brief.";
+    EXPECT_EQ(parse_mllm_config(mllm_config_to_json(none), "rt").system_prompt, std::optional<std::string>("Be brief."));
+    EXPECT_THROW(parse_mllm_config(R"({"vision": {}, "lm": {}, "system_prompt": 1})", "bad"), ValueError);
 }
 
 struct TinyMllm {

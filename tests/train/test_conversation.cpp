@@ -202,4 +202,15 @@ TEST(ChatTemplate, RendersThePublicQwenTemplate) {
     EXPECT_EQ(mod::data::generation_prompt({m[0]}, chat), "SYS USER: <image>\nQ1 ASSISTANT:");
 }
 
+TEST(ChatTemplate, AnEmptySystemLineLeavesItAndItsSpaceOut) {
+    mod::data::ChatTemplate chat;
+    chat.system = "";
+    const std::vector<mod::data::Message> m = {{mod::data::Role::human, "<image>\nQ1"}, {mod::data::Role::gpt, "A1"}};
+    const mod::data::TemplatedText t = mod::data::apply_chat_template(m, chat);
+    EXPECT_EQ(t.text, "USER: <image>\nQ1 ASSISTANT: A1<|endoftext|>");
+    ASSERT_EQ(t.answer_spans.size(), 1u);
+    EXPECT_EQ(t.text.substr(t.answer_spans[0].first, t.answer_spans[0].second - t.answer_spans[0].first), " A1<|endoftext|>");
+    EXPECT_EQ(mod::data::generation_prompt({m[0]}, chat), "USER: <image>\nQ1 ASSISTANT:");
+}
+
 }  // namespace

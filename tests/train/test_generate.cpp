@@ -87,6 +87,18 @@ TEST(PromptIds, EndWithAssistantAndHoldPImageIds) {
               std::string(data::kDefaultSystem) + " USER: \nWhat color is the circle? ASSISTANT:");
 }
 
+TEST(PromptIds, UseTheSystemLineTheModelWasTrainedWith) {
+    TinyModel t;
+    t.model->config.system_prompt = "";
+    const std::vector<int64_t> none = t.prompt();
+    EXPECT_EQ(t.tok.decode(std::vector<int32_t>(none.begin(), none.end())),
+              "USER: <image><image><image><image>\nWhat color is the circle? ASSISTANT:");
+    t.model->config.system_prompt = "Be brief.";
+    const std::vector<int64_t> brief = t.prompt();
+    EXPECT_EQ(t.tok.decode(std::vector<int32_t>(brief.begin(), brief.end())),
+              "Be brief. USER: <image><image><image><image>\nWhat color is the circle? ASSISTANT:");
+}
+
 TEST(PromptIds, KeepTheHistoryOfAMultiTurnChat) {
     const TinyModel t;
     const std::vector<Message> chat = {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "core/elementwise.h"
@@ -15,6 +16,7 @@
 #include "core/random.h"
 #include "core/reduce.h"
 #include "core/softmax.h"
+#include "data/chat_template.h"
 #include "data/errors.h"
 #include "data/world.h"
 #include "models/config.h"
@@ -361,6 +363,39 @@ TEST_F(Stages, SecondPhaseDataNamesTheSecondPhasesFiles) {
     } catch (const std::exception& e) {
         EXPECT_NE(std::string(e.what()).find("captions.json"), std::string::npos) << e.what();
     }
+}
+
+// The system line a teacher trains with is kept in its config.json; its students read the same
+// text (distillation compares the two on it), and a student stage given another line stops.
+TEST_F(Stages, StudentsTakeTheirTeachersSystemLine) {
+    using Line = std::optional<std::string>;
+    ASSERT_TRUE(run_stage(options("teacher", "teacher")));
+    ASSERT_TRUE(run_stage(options("teacher", "terse-teacher", {"system_prompt="})));
+    EXPECT_EQ(models::load_mllm_config(dir_->str("teacher/final/config.json")).system_prompt, Line(data::kDefaultSystem));
+    EXPECT_EQ(models::load_mllm_config(dir_->str("terse-teacher/final/config.json")).system_prompt, Line(""));
+    EXPECT_NE(read_metrics(dir_->str("teacher/sft/metrics.jsonl")).at("ce"),
+              read_metrics(dir_->str("terse-teacher/sft/metrics.jsonl")).at("ce"));
+
+    TrainOptions student = options("imitation", "terse-imitation");
+    student.teacher = dir_->str("terse-teacher");
+    ASSERT_TRUE(run_stage(student));
+    EXPECT_EQ(models::load_mllm_config(dir_->str("terse-imitation/final/config.json")).system_prompt, Line(""));
+
+    TrainOptions other = options("imitation", "other-line", {"system_prompt=Be brief."});
+    other.teacher = dir_->str("terse-teacher");
+    try {
+        run_stage(other);
+        ADD_FAILURE() << "a student stage took a system line its teacher was not trained with";
+    } catch (const ValueError& e) {
+        EXPECT_NE(std::string(e.what()).find("system_prompt=\"Be brief.\": the teacher in " + other.teacher), std::string::npos)
+            << e.what();
+    }
+    // The teacher as DPO reference must read the pairs as the student does.
+    TrainOptions preference = options("preference", "mixed-lines");
+    preference.student = dir_->str("terse-imitation");
+    EXPECT_THROW(run_stage(preference), ValueError);
+    preference.teacher = dir_->str("terse-teacher");
+    EXPECT_TRUE(run_stage(preference));
 }
 
 TEST_F(Stages, NonFiniteLossStopsNamingTheStep) {

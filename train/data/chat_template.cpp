@@ -5,7 +5,7 @@ namespace mod::data {
 
 TemplatedText apply_chat_template(const std::vector<Message>& messages, const ChatTemplate& chat) {
     TemplatedText out;
-    out.text = chat.system + " ";
+    out.text = chat.system.empty() ? "" : chat.system + " ";
     for (const Message& m : messages) {
         if (m.role == Role::human) {
             out.text += "USER: " + m.value + " ASSISTANT:";

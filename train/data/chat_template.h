@@ -1,7 +1,8 @@
 // The chat template (METHOD.md §3, the public code's "qwen" template), the one place it is applied:
 //   <system> USER: <q1> ASSISTANT: <a1><|endoftext|>USER: <q2> ASSISTANT: <a2><|endoftext|>
 // As in the public code (SeparatorStyle.TWO, sep " ", sep2 "<|endoftext|>"), nothing separates
-// <|endoftext|> from the next "USER:". A generation prompt ends with "ASSISTANT:".
+// <|endoftext|> from the next "USER:". A generation prompt ends with "ASSISTANT:". An empty system
+// line leaves it out, with its space: the text then starts with "USER:".
 #pragma once
 
 #include "data/conversation.h"
@@ -17,7 +18,7 @@ inline constexpr const char* kDefaultSystem =
     "The assistant gives helpful, detailed, and polite answers to the user's questions.";
 
 struct ChatTemplate {
-    std::string system = kDefaultSystem;
+    std::string system = kDefaultSystem;  // "" for none
     std::string end_of_turn = "<|endoftext|>";
 };
 

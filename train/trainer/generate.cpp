@@ -106,12 +106,12 @@ std::vector<int64_t> prompt_ids(const std::vector<data::Message>& messages, cons
 }
 
 std::vector<int64_t> prompt_ids(const models::LlavaModel& model, const std::vector<data::Message>& messages,
-                                const text::Tokenizer& tok, const data::ChatTemplate& chat) {
+                                const text::Tokenizer& tok) {
     const int32_t image_id = tok.token_id(text::kImageToken);
     MOD_CHECK(image_id == model.config.image_token_id, ValueError, "prompt_ids", "the tokenizer's <image> id ",
               image_id, " differs from the model's image_token_id ", model.config.image_token_id,
               " (model and tokenizer from different checkpoints?)");
-    return prompt_ids(messages, tok, model.config.vision.num_patches(), chat);
+    return prompt_ids(messages, tok, model.config.vision.num_patches(), chat_template(model.config));
 }
 
 Tensor load_image_tensor(const std::string& path, const models::VisionConfig& vision) {

@@ -22,10 +22,11 @@ namespace mod::train {
 std::vector<int64_t> prompt_ids(const std::vector<data::Message>& messages, const text::Tokenizer& tok,
                                 int64_t image_tokens, const data::ChatTemplate& chat = {});
 
-// The same for a model: P = config.vision.num_patches(); checks that the tokenizer's <image> id is
-// the model's image_token_id (a mismatch would feed image features to the wrong positions).
+// The same for a model, in the template it was trained with (its system line):
+// P = config.vision.num_patches(); checks that the tokenizer's <image> id is the model's
+// image_token_id (a mismatch would feed image features to the wrong positions).
 std::vector<int64_t> prompt_ids(const models::LlavaModel& model, const std::vector<data::Message>& messages,
-                                const text::Tokenizer& tok, const data::ChatTemplate& chat = {});
+                                const text::Tokenizer& tok);
 
 // Reads a PNG or JPEG and preprocesses it with the model's image size, mean and std -> (1, 3, S, S)
 // float32. Throws data::ImageError naming the file.

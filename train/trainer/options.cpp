@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "data/args.h"
+#include "data/chat_template.h"
 #include "data/errors.h"
 #include "data/world.h"
 #include "core/file_io.h"
@@ -33,6 +34,9 @@ void declare(data::KeyValueArgs& a) {
           "answer relation questions with each shape's column or row, then yes or no, in a world generated on first use");
     a.add("world_swapped_negatives", data::QuestionStyle{}.swapped_negatives ? "true" : "false",
           "negative existence questions name one shape's colour with another's kind, in a world generated on first use");
+    a.add("system_prompt", data::kDefaultSystem,
+          "the chat template's system line (METHOD.md §3) a teacher trains with, kept in its config.json; "
+          "its students, eval_mod and chat_mod use the same (empty: none)");
     a.add("tokenizer", "", "tokenizer.json; default <data>/tokenizer.json, trained on the world on first use");
     a.add("out", "", "run folder; default runs/<stage>");
     a.add("teacher", "runs/teacher", "teacher run or model folder (made by stage=teacher when missing)");
@@ -229,6 +233,8 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.world_image_after_question = a.get_bool("world_image_after_question");
     o.world_reasoned_relations = a.get_bool("world_reasoned_relations");
     o.world_swapped_negatives = a.get_bool("world_swapped_negatives");
+    o.system_prompt = a.get("system_prompt");
+    o.system_prompt_given = a.was_given("system_prompt");
     try {
         data::parse_task_weights(o.world_task_weights);
     } catch (const data::DataError& e) {

@@ -65,6 +65,8 @@ struct TrainOptions {
     bool world_image_after_question = false;  // and where its questions put the image
     bool world_reasoned_relations = false;    // and whether its relation answers give their steps
     bool world_swapped_negatives = false;     // and whether its existence negatives swap colours between shapes
+    std::string system_prompt;  // the chat template's system line a teacher trains with ("" for none)
+    bool system_prompt_given = false;  // on the command line: the students' teacher must have it too
     double lr = 0, warmup_ratio = 0, weight_decay = 0, clip = 0, tau = 1, beta = 0.1;
     uint64_t seed = 0;
     bool skip_nonfinite = false;

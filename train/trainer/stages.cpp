@@ -127,6 +127,22 @@ std::shared_ptr<models::LlavaModel> load_frozen_teacher(const TrainOptions& o) {
     return teacher;
 }
 
+// A student's config: the config file's student for this data, with its teacher's system line, as
+// distillation compares the two position by position on one text. A different line given on the
+// command line is an error; one from the config file or the default gives way, with a note.
+models::MllmConfig student_config(const TrainOptions& o, const text::Tokenizer& tok, const models::LlavaModel& teacher) {
+    models::MllmConfig config = for_data(o.family.student_mllm(false), tok, o.data);
+    config.system_prompt = teacher.config.system_prompt;
+    const std::string teachers = chat_template(teacher.config).system;
+    if (o.system_prompt != teachers) {
+        MOD_CHECK(!o.system_prompt_given, ValueError, "train_mod", "system_prompt=\"", o.system_prompt,
+                  "\": the teacher in ", o.teacher, " was trained with \"", teachers,
+                  "\", and its students take its system line (distillation compares them on the same text)");
+        std::fprintf(stderr, "train_mod: the student takes its teacher's system line \"%s\"\n", teachers.c_str());
+    }
+    return config;
+}
+
 void save_final(const TrainOptions& o, const models::LlavaModel& model, const text::Tokenizer& tok) {
     save_model(join(o.out, "final"), model, tok);
     const models::ParameterCounts c = model.parameter_counts();
@@ -157,7 +173,9 @@ void read_first_parts(Job& job, const TrainOptions& o, const std::vector<FirstPa
 bool run_teacher(const TrainOptions& o) {
     Setup s = prepare(o);
     Generator gen(o.seed);
-    models::LlavaModel teacher(for_data(o.family.teacher_mllm(), s.tok, o.data), gen);
+    models::MllmConfig config = for_data(o.family.teacher_mllm(), s.tok, o.data);
+    config.system_prompt = o.system_prompt;
+    models::LlavaModel teacher(config, gen);
     place(teacher, o);
     // A resumed SFT has the pretrained encoder and projector in its checkpoint already. Both
     // stay frozen through the SFT, as LLaVA keeps its CLIP encoder: trained on through the
@@ -187,7 +205,7 @@ bool run_align(const TrainOptions& o) {
     Setup s = prepare(o);
     auto teacher = load_frozen_teacher(o);
     Generator gen(o.seed);
-    models::LlavaModel student(for_data(o.family.student_mllm(false), s.tok, o.data), gen,
+    models::LlavaModel student(student_config(o, s.tok, *teacher), gen,
                                teacher->model->vision_tower->vision_tower);
     place(student, o);
     freeze_all(student);
@@ -209,7 +227,7 @@ bool run_student(const TrainOptions& o, bool distill) {
     Setup s = prepare(o);
     auto teacher = load_frozen_teacher(o);
     Generator gen(o.seed), router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
-    models::LlavaModel student(for_data(o.family.student_mllm(false), s.tok, o.data), gen,
+    models::LlavaModel student(student_config(o, s.tok, *teacher), gen,
                                teacher->model->vision_tower->vision_tower);
     place(student, o);
     const models::MoeConfig moe = student.config.moe;
@@ -293,6 +311,10 @@ bool run_preference(const TrainOptions& o) {
     place(*student, o);
     MOD_CHECK(student->config.sparse, ValueError, "train_mod", "preference distillation trains the sparse student; ",
               o.student, " holds a dense model (run stage=imitation with phase=both and upcycle=true first)");
+    MOD_CHECK(chat_template(student->config).system == chat_template(teacher->config).system, ValueError, "train_mod",
+              "the student in ", o.student, " and the teacher in ", o.teacher,
+              " were trained with different system lines (their config.json's system_prompt); the teacher as "
+              "reference must read the pairs as the student does");
     Generator router_gen(o.seed ^ 0x9e3779b97f4a7c15ULL);
     train_mlps_and_projector(*student);
     const models::MoeConfig moe = student->config.moe;
@@ -302,7 +324,7 @@ bool run_preference(const TrainOptions& o) {
     // once; with fewer visits the pass would cost more than it saves.
     LoaderSpec pass_spec = job.data;
     pass_spec.one_pass = true;
-    std::unique_ptr<data::Loader> pass = make_loader(pass_spec, s.tok, teacher->config.vision);
+    std::unique_ptr<data::Loader> pass = make_loader(pass_spec, s.tok, student->config);
     std::optional<ReferenceLogProbs> reference;
     if (job.steps * o.grad_accum * o.batch_size >= pass->size()) {
         reference = ReferenceLogProbs::compute(*teacher, *pass, o.device);

@@ -103,7 +103,7 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
     const bool starts_now = part > 0 && s.step == starts_at(part);
     spec.start_epoch = starts_now ? 0 : s.epoch;
     spec.start_position = starts_now ? 0 : s.position;
-    std::unique_ptr<data::Loader> loader = make_loader(spec, *job.tokenizer, job.model->config.vision);
+    std::unique_ptr<data::Loader> loader = make_loader(spec, *job.tokenizer, job.model->config);
     int64_t skipped_samples = 0;  // by the loaders of finished parts
     std::string skip_reason;
     for (size_t p = part; p < parts; ++p) {
@@ -142,7 +142,7 @@ bool run_job(const Job& job, const TrainOptions& o, bool resume) {
             skip_reason = loader->last_skip_reason();
             while (part < parts && s.step == job.curriculum[part].end) ++part;  // past parts of no steps too
             spec = spec_of(part);
-            loader = make_loader(spec, *job.tokenizer, job.model->config.vision);
+            loader = make_loader(spec, *job.tokenizer, job.model->config);
         }
         opt.zero_grad();
         const double lr = schedule.lr_at(s.step);

@@ -88,7 +88,7 @@ std::string join_names(const std::vector<std::string>& names) {
 }
 
 std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::Tokenizer& tok,
-                                          const models::VisionConfig& vision) {
+                                          const models::MllmConfig& model) {
     data::LoadOptions load;
     load.skip_bad = spec.skip_bad;
     load.tasks = spec.tasks;
@@ -107,10 +107,17 @@ std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::To
     config.drop_last = !spec.one_pass;  // equal batches: steady step times and exact resume arithmetic
     config.start_epoch = spec.start_epoch;
     config.start_position = spec.start_position;
-    config.sequence.image_tokens = vision.num_patches();
+    config.sequence.image_tokens = model.vision.num_patches();
     config.sequence.max_len = spec.max_len;
-    config.image = preprocess_config(vision);
+    config.sequence.chat = chat_template(model);
+    config.image = preprocess_config(model.vision);
     return std::make_unique<data::Loader>(std::move(samples), tok, config);
+}
+
+data::ChatTemplate chat_template(const models::MllmConfig& model) {
+    data::ChatTemplate chat;
+    if (model.system_prompt) chat.system = *model.system_prompt;
+    return chat;
 }
 
 data::PreprocessConfig preprocess_config(const models::VisionConfig& vision) {

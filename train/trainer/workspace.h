@@ -39,8 +39,12 @@ struct LoaderSpec {
 // "a, b, c": file names and task types in messages.
 std::string join_names(const std::vector<std::string>& names);
 
+// Batches for `model`: its image positions and preprocessing, and its chat template.
 std::unique_ptr<data::Loader> make_loader(const LoaderSpec& spec, const text::Tokenizer& tok,
-                                          const models::VisionConfig& vision);
+                                          const models::MllmConfig& model);
+
+// The chat template a model was trained with: the default one, with the model's system line.
+data::ChatTemplate chat_template(const models::MllmConfig& model);
 
 // METHOD.md §1 preprocessing with the vision config's size, mean and std.
 data::PreprocessConfig preprocess_config(const models::VisionConfig& vision);
