@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -34,6 +35,18 @@ public:
             throw ValueError(detail::format_error("config", where_, ": key '", key, "' has the wrong type (",
                                                   obj_.at(key).type_name(), ")"));
         }
+    }
+
+    // An optional key: left unset when the object lacks it.
+    template <typename T>
+    void get(const std::string& key, std::optional<T>& out) {
+        if (!obj_.contains(key)) {
+            known_.push_back(key);
+            return;
+        }
+        T value;
+        get(key, value);
+        out = std::move(value);
     }
 
     const json* object(const std::string& key) {
@@ -232,11 +245,7 @@ MllmConfig parse_mllm_config(const std::string& text, const std::string& source)
     r.get("sparse", c.sparse);
     r.get("image_token_id", c.image_token_id);
     r.get("image_after_question", c.image_after_question);
-    if (const json* system = r.object("system_prompt")) {
-        MOD_CHECK(system->is_string(), ValueError, "config", source, ": key 'system_prompt' has the wrong type (",
-                  system->type_name(), ")");
-        c.system_prompt = system->get<std::string>();
-    }
+    r.get("system_prompt", c.system_prompt);
     r.finish();
     MOD_CHECK(vision && lm, ValueError, "config", source, ": the keys 'vision' and 'lm' expected");
     c.vision = read_vision(*vision, source + ": vision");
