@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
              "put the image after each first question's first line rather than before it");
     args.add("reasoned_relations", d.style.reasoned_relations ? "true" : "false",
              "answer relation questions with each shape's column or row, then yes or no");
+    args.add("compared_relations", d.style.compared_relations ? "true" : "false",
+             "with reasoned_relations: a last step says how the two shapes stand along that line, then yes or no");
     args.add("swapped_negatives", d.style.swapped_negatives ? "true" : "false",
              "negative existence questions name one shape's colour with another's kind, where the scene allows it");
     try {
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
         c.images_per_folder = args.get_int("images_per_folder", 1, kMany);
         c.image_after_question = args.get_bool("image_after_question");
         c.style.reasoned_relations = args.get_bool("reasoned_relations");
+        c.style.compared_relations = args.get_bool("compared_relations");
         c.style.swapped_negatives = args.get_bool("swapped_negatives");
         const mod::data::WorldStats s = mod::data::write_world(c);
         std::printf("make_world: wrote %s: %lld general, %lld multitask, %lld preference, %lld test vqa, %lld pope, %lld chair\n",

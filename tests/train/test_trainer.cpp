@@ -562,7 +562,9 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_min_objects=2",
                                                    "world_text_percent=100", "world_task_weights=relation=2",
                                                    "world_image_after_question=true", "world_reasoned_relations=true",
-                                                   "world_swapped_negatives=true"});
+                                                   "world_swapped_negatives=true", "world_compared_relations=true",
+                                                   "world_vqa_per_image=3",
+                                                   "world_test_images=5"});
     o.data = dir_->str("fresh-world");
     o.tokenizer = o.data + "/tokenizer.json";
     o.teacher_steps = 1;
@@ -576,6 +578,11 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_EQ(meta["config"]["image_after_question"], true);
     EXPECT_EQ(meta["config"]["reasoned_relations"], true);
     EXPECT_EQ(meta["config"]["swapped_negatives"], true);
+    EXPECT_EQ(meta["config"]["compared_relations"], true);
+    EXPECT_EQ(meta["config"]["vqa_per_image"], 3);
+    EXPECT_EQ(meta["counts"]["multitask"], 8 * 3);
+    EXPECT_EQ(meta["config"]["test_images"], 5);
+    EXPECT_EQ(meta["counts"]["chair"], 5);
     // The model keeps the world's prompt order, for chat_mod.
     EXPECT_TRUE(models::load_mllm_config(o.out + "/final/config.json").image_after_question);
     EXPECT_TRUE(std::filesystem::exists(o.tokenizer));
@@ -603,6 +610,9 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_NE(said.find("image_after_question true (asked false)"), std::string::npos) << said;
     EXPECT_NE(said.find("reasoned_relations true (asked false)"), std::string::npos) << said;
     EXPECT_NE(said.find("swapped_negatives true (asked false)"), std::string::npos) << said;
+    EXPECT_NE(said.find("compared_relations true (asked false)"), std::string::npos) << said;
+    EXPECT_NE(said.find("vqa_per_image 3 (asked 2)"), std::string::npos) << said;
+    EXPECT_NE(said.find("test_images 5 (asked 200)"), std::string::npos) << said;
     EXPECT_EQ(said.find("max_objects"), std::string::npos) << said;
     EXPECT_TRUE(models::load_mllm_config(dir_->str("fresh-run-2/final/config.json")).image_after_question);
     // A world made before the key put the image first.
@@ -615,6 +625,8 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_NE(said_old.find("image_after_question false (asked true)"), std::string::npos) << said_old;
     EXPECT_FALSE(models::load_mllm_config(dir_->str("fresh-run-3/final/config.json")).image_after_question);
     EXPECT_THROW(options("teacher", "x", {"world_text_percent=101"}), data::ArgError);
+    EXPECT_THROW(options("teacher", "x", {"world_vqa_per_image=-1"}), data::ArgError);
+    EXPECT_THROW(options("teacher", "x", {"world_test_images=0"}), data::ArgError);
     EXPECT_THROW(options("teacher", "x", {"world_max_objects=2", "world_min_objects=3"}), data::ArgError);
     try {
         options("teacher", "x", {"world_task_weights=relaton=2"});

@@ -259,10 +259,12 @@ TEST(World, ImageAfterQuestionMovesTheTagAndNothingElse) {
 // many pairs differ.
 int compare_question_style(bool mod::data::QuestionStyle::*style, const char* key,
                            const std::function<void(const nlohmann::json&, const nlohmann::json&,
-                                                    const mod::data::Scene&)>& check) {
+                                                    const mod::data::Scene&)>& check,
+                           const mod::data::QuestionStyle& base = {}) {
     TempDir off, on;
     mod::data::WorldConfig c = small_world(off.str(), 5, 150, 40);
     c.max_objects = 3;
+    c.style = base;
     mod::data::write_world(c);
     c.out = on.str();
     c.style.*style = true;
@@ -306,6 +308,40 @@ TEST(World, ReasonedRelationsChangeOnlyTheRelationAnswers) {
             EXPECT_EQ(mod::test::check_answer(scene, question, answer), "") << reasoned["id"];
         });
     EXPECT_GT(relations, 20);
+}
+
+TEST(World, ComparedRelationsAddHowTheTwoShapesStandBeforeTheConclusion) {
+    mod::data::QuestionStyle reasoned;
+    reasoned.reasoned_relations = true;
+    std::set<std::string> comparisons;
+    const int relations = compare_question_style(
+        &mod::data::QuestionStyle::compared_relations, "compared_relations",
+        [&](const nlohmann::json& plain, const nlohmann::json& compared, const mod::data::Scene& scene) {
+            ASSERT_EQ(plain["task"], "relation") << plain["id"];
+            const std::string question = compared["conversations"][0]["value"];
+            EXPECT_EQ(plain["conversations"][0]["value"], question);
+            const std::string answer = compared["conversations"][1]["value"];
+            EXPECT_EQ(mod::test::compared_answer(scene, question), answer) << compared["id"];
+            // The reasoned answer with one step inserted before its conclusion.
+            const std::string before = plain["conversations"][1]["value"];
+            const size_t conclusion = before.rfind(mod::data::kConclusionMark);
+            ASSERT_NE(conclusion, std::string::npos) << before;
+            EXPECT_EQ(answer.substr(0, conclusion), before.substr(0, conclusion));
+            EXPECT_EQ(answer.substr(answer.size() - (before.size() - conclusion)), before.substr(conclusion));
+            std::smatch m;
+            const std::string step = answer.substr(conclusion, answer.size() - before.size());
+            if (std::regex_match(step, m, std::regex(", so the \\w+ \\w+ (.+) the \\w+ \\w+"))) comparisons.insert(m[1]);
+        },
+        reasoned);
+    EXPECT_GT(relations, 20);
+    // Every way two shapes stand along a line comes up.
+    EXPECT_EQ(comparisons, (std::set<std::string>{"is to the left of", "is to the right of", "is above", "is below",
+                                                  "shares a column with", "shares a row with"}));
+    // Without reasoned answers there are no steps to add one to.
+    TempDir dir;
+    mod::data::WorldConfig c = small_world(dir.str(), 5, 4, 2);
+    c.style.compared_relations = true;
+    EXPECT_THROW(mod::data::write_world(c), mod::data::DataError);
 }
 
 TEST(World, SwappedNegativesChangeOnlyTheNegativeExistenceQuestions) {

@@ -136,7 +136,7 @@ std::optional<std::string> short_answer(const Scene& s, const std::string& q) {
 // "Is the red circle to the left of the blue square?" answered with its steps, each shape's
 // column for left and right, its row for above and below:
 // "The red circle is in the left column and the blue square is in the center column, so yes."
-std::optional<std::string> reasoned_answer(const Scene& s, const std::string& q) {
+std::optional<std::string> reasoned_answer(const Scene& s, const std::string& q, bool compared) {
     std::smatch m;
     if (!std::regex_match(q, m, std::regex("Is the (\\w+) (\\w+) (to the left of|to the right of|above|below) the (\\w+) (\\w+)\\?"))) {
         return std::nullopt;
@@ -150,8 +150,18 @@ std::optional<std::string> reasoned_answer(const Scene& s, const std::string& q)
         static const char* const rows[] = {"top", "middle", "bottom"};
         return columns ? std::string(cols[o.col]) + " column" : std::string(rows[o.row]) + " row";
     };
-    return "The " + m[1].str() + " " + m[2].str() + " is in the " + line(*a) + " and the " + m[4].str() + " " +
-           m[5].str() + " is in the " + line(*b) + ", so " + *short_answer(s, q) + ".";
+    // Compared: "..., so the red circle is to the left of the blue square, so yes."
+    std::string how;
+    const int pa = columns ? a->col : a->row, pb = columns ? b->col : b->row;
+    if (pa == pb) {
+        how = columns ? "shares a column with" : "shares a row with";
+    } else {
+        how = columns ? (pa < pb ? "is to the left of" : "is to the right of") : (pa < pb ? "is above" : "is below");
+    }
+    const std::string a_name = m[1].str() + " " + m[2].str(), b_name = m[4].str() + " " + m[5].str();
+    const std::string comparison = compared ? ", so the " + a_name + " " + how + " the " + b_name : "";
+    return "The " + a_name + " is in the " + line(*a) + " and the " + b_name + " is in the " + line(*b) + comparison +
+           ", so " + *short_answer(s, q) + ".";
 }
 
 std::optional<std::string> sentence_answer(const Scene& s, const std::string& q) {
@@ -197,8 +207,16 @@ std::optional<std::string> expected_answer(const Scene& scene, const std::string
         return q.size() > suffix.size() && q.compare(q.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
     if (ends_with(kSuffix)) return short_answer(scene, q.substr(0, q.size() - std::string(kSuffix).size()));
-    if (ends_with(kReasonedSuffix)) return reasoned_answer(scene, q.substr(0, q.size() - std::string(kReasonedSuffix).size()));
+    if (ends_with(kReasonedSuffix)) return reasoned_answer(scene, q.substr(0, q.size() - std::string(kReasonedSuffix).size()), false);
     return sentence_answer(scene, q);
+}
+
+std::optional<std::string> compared_answer(const Scene& scene, const std::string& question) {
+    std::string q = question;
+    if (q.rfind("<image>\n", 0) == 0) q = q.substr(8);
+    const std::string suffix = kReasonedSuffix;
+    if (q.size() <= suffix.size() || q.compare(q.size() - suffix.size(), suffix.size(), suffix) != 0) return std::nullopt;
+    return reasoned_answer(scene, q.substr(0, q.size() - suffix.size()), true);
 }
 
 bool caption_true(const Scene& s, const std::string& caption, std::string* why) {

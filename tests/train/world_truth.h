@@ -16,6 +16,10 @@ namespace mod::test {
 // end with the short-answer instruction); nullopt when the question matches no known template.
 std::optional<std::string> expected_answer(const data::Scene& scene, const std::string& question);
 
+// The answer of a reasoned relation question in a world with compared_relations: the steps, then
+// how the two shapes stand along the line, then the conclusion; nullopt for any other question.
+std::optional<std::string> compared_answer(const data::Scene& scene, const std::string& question);
+
 // True when a caption states only facts of the scene and mentions every shape; `why` says what is wrong.
 bool caption_true(const data::Scene& scene, const std::string& caption, std::string* why);
 

@@ -66,7 +66,18 @@ QA position_question(const Scene& scene, Rng& rng) {
     return {"position", "Where is " + definite(o) + "?", at(o)};
 }
 
-QA relation_question(const Scene& scene, Rng& rng, bool reasoned) {
+// How a stands to b along the lines `relation` compares, as the steps of a compared answer say
+// it: the relation of that kind that holds ("above"), or that they share the line.
+std::string comparison(const Object& a, const Object& b, const std::string& relation) {
+    const bool columns = relation_compares_columns(relation);
+    if ((columns ? a.col : a.row) == (columns ? b.col : b.row)) return columns ? kSharedColumn : kSharedRow;
+    for (const std::string& r : relation_names()) {
+        if (relation_compares_columns(r) == columns && relation_holds(r, a.row, a.col, b.row, b.col)) return "is " + r;
+    }
+    return {};  // not reached: of two different lines one is before the other
+}
+
+QA relation_question(const Scene& scene, Rng& rng, const QuestionStyle& style) {
     std::vector<const Object*> shapes = shape_objects(scene);
     rng.shuffle(shapes);
     const Object& a = *shapes[0];
@@ -79,9 +90,10 @@ QA relation_question(const Scene& scene, Rng& rng, bool reasoned) {
     const std::string& r = rng.pick(yes ? holds : fails);  // cells differ, so both lists are non-empty
     const std::string question = "Is " + definite(a) + " " + r + " " + definite(b) + "?";
     const std::string conclusion = yes ? "yes" : "no";
-    if (!reasoned) return {"relation", question, conclusion};
-    const std::string steps = "The " + named(a) + kStatedLineMark + compared_line(a, r) + " and " + definite(b) +
-                              kStatedLineMark + compared_line(b, r);
+    if (!style.reasoned_relations) return {"relation", question, conclusion};
+    std::string steps = "The " + named(a) + kStatedLineMark + compared_line(a, r) + " and " + definite(b) +
+                        kStatedLineMark + compared_line(b, r);
+    if (style.compared_relations) steps += kConclusionMark + definite(a) + " " + comparison(a, b, r) + " " + definite(b);
     return {"relation", question, steps + kConclusionMark + conclusion + ".", kReasonedRelationSuffix};
 }
 
@@ -189,7 +201,7 @@ QA make_vqa(const Scene& scene, const std::string& task, Rng& rng, const Questio
     if (task == "shape") return shape_question(scene, rng);
     if (task == "count") return count_question(scene, rng);
     if (task == "position") return position_question(scene, rng);
-    if (task == "relation") return relation_question(scene, rng, style.reasoned_relations);
+    if (task == "relation") return relation_question(scene, rng, style);
     if (task == "text") return text_question(scene, rng);
     return existence_question(scene, rng, style.swapped_negatives);
 }

@@ -24,6 +24,9 @@ inline constexpr const char* kReasonedRelationSuffix = "Say the column or row of
 inline constexpr const char* kConclusionMark = ", so ";
 // What joins each shape of a reasoned answer's steps to its line (data::line_name).
 inline constexpr const char* kStatedLineMark = " is in the ";
+// How a compared answer's last step says that its two shapes share the line the relation compares.
+inline constexpr const char* kSharedColumn = "shares a column with";
+inline constexpr const char* kSharedRow = "shares a row with";
 
 struct QA {
     std::string task;      // color, shape, count, position, relation, text, existence, general
@@ -41,6 +44,11 @@ bool task_possible(const Scene& scene, const std::string& task);
 struct QuestionStyle {
     // Relation questions answered with their steps (kReasonedRelationSuffix), not a bare yes or no.
     bool reasoned_relations = false;
+    // With reasoned_relations: one more step before yes or no says how the two shapes stand along
+    // that line, "..., so the red circle is to the left of the blue square, so yes." The lines
+    // are then compared where that step is written, and the conclusion only matches its relation
+    // against the question's.
+    bool compared_relations = false;
     // A negative existence question names, where the scene allows it, one shape's colour with
     // another shape's kind: "Is there a red circle?" beside a red square and a blue circle. Only
     // a model that finds both words on one shape answers it; otherwise a negative names a colour

@@ -50,6 +50,7 @@ std::vector<int> check_config(const WorldConfig& c) {
         fail("per-image counts and preference_pairs must be >= 0");
     }
     if (c.images_per_folder < 1) fail("images_per_folder must be >= 1");
+    if (c.style.compared_relations && !c.style.reasoned_relations) fail("compared_relations needs reasoned_relations");
     try {
         return parse_task_weights(c.task_weights);
     } catch (const DataError& e) {
@@ -249,6 +250,7 @@ void write_meta(const WorldConfig& c, const std::vector<int>& task_weights, cons
                  {"images_per_folder", c.images_per_folder},
                  {"image_after_question", c.image_after_question},
                  {"reasoned_relations", c.style.reasoned_relations},
+                 {"compared_relations", c.style.compared_relations},
                  {"swapped_negatives", c.style.swapped_negatives}};
     ojson counts{{"general", s.general},   {"multitask", s.multitask}, {"preference", s.preference},
                  {"test_vqa", s.test_vqa}, {"pope", s.pope},           {"chair", s.chair}};

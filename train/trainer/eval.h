@@ -111,7 +111,7 @@ struct LookupMetrics {
 
 struct EvalOptions {
     int64_t limit = 0;                // first N samples of each file; 0 = all
-    int64_t answer_tokens = 32;       // max_new_tokens for answers to questions (VQA, POPE): a reasoned one takes ~25
+    int64_t answer_tokens = 64;       // max_new_tokens for answers to questions (VQA, POPE): a compared relation answer takes ~40
     int64_t caption_tokens = 128;     // max_new_tokens for captions
     // Called after each sample: the set ("vqa", "pope_random", ..., "chair"), samples done, samples in it.
     std::function<void(const std::string& set, int64_t done, int64_t total)> on_progress;

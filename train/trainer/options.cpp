@@ -27,11 +27,18 @@ void declare(data::KeyValueArgs& a) {
     a.add("world_min_objects", "1", "fewest shapes per scene of a world generated on first use (1-world_max_objects)");
     a.add("world_text_percent", std::to_string(data::WorldConfig{}.text_percent),
           "percent of the scenes with a text, in a world generated on first use");
+    a.add("world_vqa_per_image", std::to_string(data::WorldConfig{}.vqa_per_image),
+          "short-answer questions per training scene (multitask.json), in a world generated on first use");
+    a.add("world_test_images", std::to_string(data::WorldConfig{}.test_images),
+          "held-out scenes (test questions, POPE, CHAIR), in a world generated on first use");
     a.add("world_task_weights", "", "how often each task type comes up in the training VQA of a world generated on first use, e.g. relation=3 (others 1)");
     a.add("world_image_after_question", "false",
           "put the image after each first question rather than before it, in a world generated on first use");
     a.add("world_reasoned_relations", data::QuestionStyle{}.reasoned_relations ? "true" : "false",
           "answer relation questions with each shape's column or row, then yes or no, in a world generated on first use");
+    a.add("world_compared_relations", data::QuestionStyle{}.compared_relations ? "true" : "false",
+          "with world_reasoned_relations: a last step says how the two shapes stand along that line "
+          "(\"so the red circle is to the left of the blue square\"), then yes or no, in a world generated on first use");
     a.add("world_swapped_negatives", data::QuestionStyle{}.swapped_negatives ? "true" : "false",
           "negative existence questions name one shape's colour with another's kind, in a world generated on first use");
     a.add("system_prompt", data::kDefaultSystem,
@@ -229,9 +236,12 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.world_max_objects = a.get_int("world_max_objects", 1, 8);
     o.world_min_objects = a.get_int("world_min_objects", 1, o.world_max_objects);
     o.world_text_percent = a.get_int("world_text_percent", 0, 100);
+    o.world_vqa_per_image = a.get_int("world_vqa_per_image", 0, 1000);
+    o.world_test_images = a.get_int("world_test_images", 1, int64_t(1) << 40);
     o.world_task_weights = a.get("world_task_weights");
     o.world_image_after_question = a.get_bool("world_image_after_question");
     o.world_reasoned_relations = a.get_bool("world_reasoned_relations");
+    o.world_compared_relations = a.get_bool("world_compared_relations");
     o.world_swapped_negatives = a.get_bool("world_swapped_negatives");
     o.system_prompt = a.get("system_prompt");
     o.system_prompt_given = a.was_given("system_prompt");

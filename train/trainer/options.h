@@ -61,9 +61,12 @@ struct TrainOptions {
     int64_t world_max_objects = 0;  // and the most shapes per scene
     int64_t world_min_objects = 1;  // and the fewest
     int64_t world_text_percent = 0; // and the share of scenes with a text
+    int64_t world_vqa_per_image = 0; // and its short-answer questions per scene
+    int64_t world_test_images = 0;  // and its held-out scenes
     std::string world_task_weights; // and how often each task type comes up in its training VQA
     bool world_image_after_question = false;  // and where its questions put the image
     bool world_reasoned_relations = false;    // and whether its relation answers give their steps
+    bool world_compared_relations = false;    // and whether they also say how the two shapes stand along it
     bool world_swapped_negatives = false;     // and whether its existence negatives swap colours between shapes
     std::string system_prompt;  // the chat template's system line a teacher trains with ("" for none)
     bool system_prompt_given = false;  // on the command line: the students' teacher must have it too

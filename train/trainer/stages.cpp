@@ -40,9 +40,12 @@ Setup prepare(const TrainOptions& o) {
     world.max_objects = static_cast<int>(o.world_max_objects);
     world.min_objects = static_cast<int>(o.world_min_objects);
     world.text_percent = static_cast<int>(o.world_text_percent);
+    world.vqa_per_image = static_cast<int>(o.world_vqa_per_image);
+    world.test_images = o.world_test_images;
     world.task_weights = o.world_task_weights;
     world.image_after_question = o.world_image_after_question;
     world.style.reasoned_relations = o.world_reasoned_relations;
+    world.style.compared_relations = o.world_compared_relations;
     world.style.swapped_negatives = o.world_swapped_negatives;
     ensure_world(world);
     text::Tokenizer tok = ensure_tokenizer(o.tokenizer, o.data, std::min(o.family.student.vocab_size, o.family.teacher.vocab_size));

@@ -45,8 +45,11 @@ std::string world_differences(const nlohmann::json& made, const data::WorldConfi
     compare("max_objects", asked.max_objects, nullptr);
     compare("min_objects", asked.min_objects, 1);
     compare("text_percent", asked.text_percent, nullptr);
+    compare("vqa_per_image", asked.vqa_per_image, nullptr);
+    compare("test_images", asked.test_images, nullptr);
     compare("image_after_question", asked.image_after_question, false);
     compare("reasoned_relations", asked.style.reasoned_relations, false);
+    compare("compared_relations", asked.style.compared_relations, false);
     compare("swapped_negatives", asked.style.swapped_negatives, false);
     return out;
 }
