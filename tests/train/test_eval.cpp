@@ -80,6 +80,46 @@ TEST(EvalMetrics, AReasonedConclusionIsCheckedAgainstItsOwnSteps) {
     EXPECT_FALSE(train::conclusion_follows_steps("Where is the red circle?", steps("left column", "center column", "yes")).has_value());
 }
 
+// A compared answer splits that step in two: the lines to how the shapes stand, and how they
+// stand to the question's relation; each is checked against what the answer itself says.
+TEST(EvalMetrics, ACompareStepIsCheckedAgainstTheLinesAndTheConclusionAgainstIt) {
+    const std::string left = "Is the red circle to the left of the blue square?\nSay the column or row of each shape, then answer yes or no.";
+    const std::string below = "Is the red circle below the blue square?\nSay the column or row of each shape, then answer yes or no.";
+    auto compared = [](const char* a, const char* b, const char* how, const char* conclusion) {
+        return std::string("The red circle is in the ") + a + " and the blue square is in the " + b + ", so the red circle " +
+               how + " the blue square, so " + conclusion + ".";
+    };
+    EXPECT_EQ(train::stated_comparison(compared("left column", "center column", "is to the left of", "yes")),
+              std::optional<std::string>("is to the left of"));
+    EXPECT_EQ(train::stated_comparison(compared("top row", "top row", "shares a row with", "no")),
+              std::optional<std::string>("shares a row with"));
+    EXPECT_EQ(train::stated_comparison(compared("top row", "top row", "hugs", "no")), std::nullopt);
+    EXPECT_EQ(train::stated_comparison("The red circle is in the left column and the blue square is in the center column, so yes."),
+              std::nullopt);
+    // The comparison against the stated lines, right for the image or not.
+    EXPECT_EQ(train::comparison_follows_steps(compared("left column", "center column", "is to the left of", "no")),
+              std::optional<bool>(true));
+    EXPECT_EQ(train::comparison_follows_steps(compared("right column", "center column", "is to the left of", "yes")),
+              std::optional<bool>(false));
+    EXPECT_EQ(train::comparison_follows_steps(compared("center column", "center column", "shares a column with", "no")),
+              std::optional<bool>(true));
+    EXPECT_EQ(train::comparison_follows_steps(compared("bottom row", "middle row", "is below", "yes")), std::optional<bool>(true));
+    EXPECT_EQ(train::comparison_follows_steps(compared("bottom row", "middle row", "is above", "yes")), std::optional<bool>(false));
+    EXPECT_EQ(train::comparison_follows_steps(compared("bottom row", "left column", "is above", "yes")), std::nullopt);
+    // The conclusion against the stated comparison and the question's relation, whatever the lines.
+    EXPECT_EQ(train::conclusion_follows_comparison(left, compared("right column", "left column", "is to the left of", "yes")),
+              std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_comparison(left, compared("left column", "right column", "is to the right of", "yes")),
+              std::optional<bool>(false));
+    EXPECT_EQ(train::conclusion_follows_comparison(below, compared("top row", "top row", "shares a row with", "no")),
+              std::optional<bool>(true));
+    EXPECT_EQ(train::conclusion_follows_comparison(below, compared("top row", "middle row", "is below", "no")),
+              std::optional<bool>(false));
+    EXPECT_EQ(train::conclusion_follows_comparison(below, compared("top row", "middle row", "is below", "maybe")), std::nullopt);
+    EXPECT_EQ(train::conclusion_follows_comparison("Where is the red circle?", compared("top row", "middle row", "is below", "no")),
+              std::nullopt);
+}
+
 // What a lookup row compares: the named shape's colour, cell, or line on the relation's axis.
 TEST(EvalMetrics, ALookupGivesTheAttributeTheQuestionAsksFor) {
     data::Object o;

@@ -66,17 +66,6 @@ QA position_question(const Scene& scene, Rng& rng) {
     return {"position", "Where is " + definite(o) + "?", at(o)};
 }
 
-// How a stands to b along the lines `relation` compares, as the steps of a compared answer say
-// it: the relation of that kind that holds ("above"), or that they share the line.
-std::string comparison(const Object& a, const Object& b, const std::string& relation) {
-    const bool columns = relation_compares_columns(relation);
-    if ((columns ? a.col : a.row) == (columns ? b.col : b.row)) return columns ? kSharedColumn : kSharedRow;
-    for (const std::string& r : relation_names()) {
-        if (relation_compares_columns(r) == columns && relation_holds(r, a.row, a.col, b.row, b.col)) return "is " + r;
-    }
-    return {};  // not reached: of two different lines one is before the other
-}
-
 QA relation_question(const Scene& scene, Rng& rng, const QuestionStyle& style) {
     std::vector<const Object*> shapes = shape_objects(scene);
     rng.shuffle(shapes);
@@ -93,7 +82,11 @@ QA relation_question(const Scene& scene, Rng& rng, const QuestionStyle& style) {
     if (!style.reasoned_relations) return {"relation", question, conclusion};
     std::string steps = "The " + named(a) + kStatedLineMark + compared_line(a, r) + " and " + definite(b) +
                         kStatedLineMark + compared_line(b, r);
-    if (style.compared_relations) steps += kConclusionMark + definite(a) + " " + comparison(a, b, r) + " " + definite(b);
+    if (style.compared_relations) {
+        const bool columns = relation_compares_columns(r);
+        steps += kConclusionMark + definite(a) + " " + line_comparison(columns, columns ? a.col : a.row, columns ? b.col : b.row) +
+                 " " + definite(b);
+    }
     return {"relation", question, steps + kConclusionMark + conclusion + ".", kReasonedRelationSuffix};
 }
 
@@ -176,6 +169,12 @@ bool relation_holds(const std::string& relation, int ra, int ca, int rb, int cb)
 
 bool relation_compares_columns(const std::string& relation) {
     return relation == "to the left of" || relation == "to the right of";
+}
+
+std::string line_comparison(bool columns, int a, int b) {
+    if (a == b) return columns ? kSharedColumn : kSharedRow;
+    if (columns) return a < b ? "is to the left of" : "is to the right of";
+    return a < b ? "is above" : "is below";
 }
 
 std::string compared_line(const Object& o, const std::string& relation) {

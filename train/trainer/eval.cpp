@@ -215,6 +215,44 @@ std::optional<bool> conclusion_follows_steps(const std::string& question, const 
     return holds == (conclusion == "yes");
 }
 
+std::optional<std::string> stated_comparison(const std::string& answer) {
+    const std::string normal = normalize_answer(answer);
+    const std::string mark = data::kConclusionMark;
+    const size_t last = normal.rfind(mark);
+    if (last == std::string::npos || last == 0) return std::nullopt;
+    const size_t before = normal.rfind(mark, last - 1);
+    if (before == std::string::npos) return std::nullopt;
+    const std::string step = normal.substr(before + mark.size(), last - before - mark.size());
+    for (bool columns : {true, false}) {
+        for (int a = 0; a < 2; ++a) {  // (0, 1), (1, 0) and (0, 0) give every phrase of the axis
+            for (int b = 0; b < 2; ++b) {
+                const std::string how = data::line_comparison(columns, a, b);
+                if (step.find(" " + how + " ") != std::string::npos) return how;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<bool> comparison_follows_steps(const std::string& answer) {
+    const std::optional<std::string> how = stated_comparison(answer);
+    const std::vector<std::string> stated = stated_lines(answer);
+    bool column_a = false, column_b = false;
+    int a = 0, b = 0;
+    if (!how || stated.size() != 2 || !data::parse_line(stated[0], column_a, a) || !data::parse_line(stated[1], column_b, b) ||
+        column_a != column_b)
+        return std::nullopt;
+    return *how == data::line_comparison(column_a, a, b);
+}
+
+std::optional<bool> conclusion_follows_comparison(const std::string& question, const std::string& answer) {
+    const std::string* asked = data::asked_relation(question);
+    const std::optional<std::string> how = stated_comparison(answer);
+    const std::string conclusion = answer_conclusion(answer);
+    if (asked == nullptr || !how || (conclusion != "yes" && conclusion != "no")) return std::nullopt;
+    return (*how == "is " + *asked) == (conclusion == "yes");
+}
+
 bool answer_matches(const std::string& answer, const std::string& truth) {
     return answer_conclusion(answer) == answer_conclusion(truth);
 }
@@ -304,10 +342,12 @@ nlohmann::ordered_json EvalResult::to_json() const {
         lookup_json[task] = {{"right", m.right_rate()}, {"another_shape", m.another_rate()}, {"questions", m.questions}};
     }
     j["lookup"] = lookup_json;
-    if (relation_steps_followed.total > 0) {
-        j["relation_conclusion_follows_steps"] = {{"rate", relation_steps_followed.rate()},
-                                                  {"answers", relation_steps_followed.total}};
-    }
+    auto add_rate = [&](const char* key, const Accuracy& a) {
+        if (a.total > 0) j[key] = {{"rate", a.rate()}, {"answers", a.total}};
+    };
+    add_rate("relation_conclusion_follows_steps", relation_steps_followed);
+    add_rate("relation_comparison_follows_steps", comparison_followed);
+    add_rate("relation_conclusion_follows_comparison", conclusion_matched);
     j["chair"] = {{"chair_i", chair.chair_i()},
                   {"chair_s", chair.chair_s()},
                   {"captions", chair.captions},
@@ -347,8 +387,12 @@ EvalResult evaluate(const models::LlavaModel& model, const text::Tokenizer& tok,
             vqa[i].task == "relation" ? stated_lines(vqa[i].answer) : std::vector<std::string>{};
         add_lookup(result.lookup, scenes, vqa[i], steps, answer);
         if (!steps.empty()) {
-            if (const std::optional<bool> follows = conclusion_follows_steps(vqa[i].prompt.back().value, answer))
+            const std::string& question = vqa[i].prompt.back().value;
+            if (const std::optional<bool> follows = conclusion_follows_steps(question, answer))
                 result.relation_steps_followed.add(*follows);
+            if (const std::optional<bool> follows = comparison_follows_steps(answer)) result.comparison_followed.add(*follows);
+            if (const std::optional<bool> matched = conclusion_follows_comparison(question, answer))
+                result.conclusion_matched.add(*matched);
         }
         record("vqa", vqa[i], vqa[i].answer, std::move(answer), ok);
         progress("vqa", i + 1, vqa.size());
@@ -429,11 +473,13 @@ std::string format_table(const std::vector<EvalResult>& results) {
         keyed_row(label + "right %", &EvalResult::lookup, task, &LookupMetrics::right_rate);
         keyed_row(label + "another shape's %", &EvalResult::lookup, task, &LookupMetrics::another_rate);
     }
-    if (std::any_of(results.begin(), results.end(), [](const EvalResult& r) { return r.relation_steps_followed.total > 0; })) {
-        row("lookup relation conclusion follows its steps %", [](const EvalResult& r) {
-            return r.relation_steps_followed.total > 0 ? percent(r.relation_steps_followed.rate()) : std::string("-");
-        });
-    }
+    auto rate_row = [&](const std::string& label, Accuracy EvalResult::*field) {
+        if (std::none_of(results.begin(), results.end(), [&](const EvalResult& r) { return (r.*field).total > 0; })) return;
+        row(label, [=](const EvalResult& r) { return (r.*field).total > 0 ? percent((r.*field).rate()) : std::string("-"); });
+    };
+    rate_row("lookup relation conclusion follows its steps %", &EvalResult::relation_steps_followed);
+    rate_row("lookup relation comparison follows its steps %", &EvalResult::comparison_followed);
+    rate_row("lookup relation conclusion follows its comparison %", &EvalResult::conclusion_matched);
     for (const std::string split : {"random", "popular", "adversarial"}) {
         const std::string label = "pope " + split + " ";
         keyed_row(label + "acc %", &EvalResult::pope, split, &PopeMetrics::accuracy);

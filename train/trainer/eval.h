@@ -64,6 +64,18 @@ bool answer_matches(const std::string& answer, const std::string& truth);
 // one that cannot find them.
 std::optional<bool> conclusion_follows_steps(const std::string& question, const std::string& answer);
 
+// The comparison step of a compared relation answer (data::QuestionStyle::compared_relations):
+// how it says the two shapes stand, between its last two ", so " marks. "..., so the red circle
+// is to the left of the blue square, so yes." -> "is to the left of" (a data::line_comparison
+// phrase); nullopt when the answer has no such step.
+std::optional<std::string> stated_comparison(const std::string& answer);
+// Whether that step is what the two lines the answer states give (data::line_comparison), right
+// or wrong lines: tells a model that cannot compare the lines it found.
+std::optional<bool> comparison_follows_steps(const std::string& answer);
+// Whether the conclusion is yes exactly when the stated comparison is the relation the question
+// asks: tells a model that cannot match its comparison against the question.
+std::optional<bool> conclusion_follows_comparison(const std::string& question, const std::string& answer);
+
 // The confusion counts of yes/no probes; "positive" = the object is present / the answer is yes.
 struct PopeMetrics {
     int64_t tp = 0, fp = 0, tn = 0, fn = 0;
@@ -138,6 +150,8 @@ struct EvalResult {
     // test/scenes.jsonl; empty for a data folder without it.
     std::map<std::string, LookupMetrics> lookup;
     Accuracy relation_steps_followed;  // reasoned relation answers: conclusion_follows_steps, where defined
+    Accuracy comparison_followed;      // compared relation answers: comparison_follows_steps, where defined
+    Accuracy conclusion_matched;       // and conclusion_follows_comparison, where defined
     models::ParameterCounts params;
     int64_t decode_tokens = 0;  // one-token forwards over every generation
     double decode_seconds = 0;

@@ -86,7 +86,7 @@ void declare(data::KeyValueArgs& a) {
     a.add("threads", "0", "CPU threads (0: all cores)");
     a.add("skip_nonfinite", "false", "skip a batch whose loss is NaN or infinite instead of stopping");
     a.add("skip_bad", "false", "skip bad samples (missing images, ...) and count them");
-    a.add("eval_limit", "200", "stage=all: samples per eval split");
+    a.add("eval_limit", "200", "stage=all: samples per eval split (0: all)");
     a.add("stop_after", "0", "stop with a checkpoint after this many steps of this invocation (0: run to the end)");
     a.add("device", "cpu", "cpu, cuda or cuda:N (a build with CUDA and a visible GPU)");
     a.add("precision", "f32", "f32, or bf16 on a GPU: bf16 matrix products, float32 weights and optimizer state");
@@ -230,7 +230,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.threads = a.get_int("threads", 0, 4096);
     o.skip_nonfinite = a.get_bool("skip_nonfinite");
     o.skip_bad = a.get_bool("skip_bad");
-    o.eval_limit = a.get_int("eval_limit", 1, int64_t(1) << 40);
+    o.eval_limit = a.get_int("eval_limit", 0, int64_t(1) << 40);
     o.stop_after = a.get_int("stop_after", 0, int64_t(1) << 40);
     o.world_images = a.get_int("world_images", 1, int64_t(1) << 40);
     o.world_max_objects = a.get_int("world_max_objects", 1, 8);
