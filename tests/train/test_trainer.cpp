@@ -563,8 +563,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
                                                    "world_text_percent=100", "world_task_weights=relation=2",
                                                    "world_image_after_question=true", "world_reasoned_relations=true",
                                                    "world_swapped_negatives=true", "world_compared_relations=true",
-                                                   "world_vqa_per_image=3",
-                                                   "world_test_images=5"});
+                                                   "world_vqa_per_image=3", "world_test_images=5"});
     o.data = dir_->str("fresh-world");
     o.tokenizer = o.data + "/tokenizer.json";
     o.teacher_steps = 1;

@@ -150,16 +150,16 @@ std::optional<std::string> reasoned_answer(const Scene& s, const std::string& q,
         static const char* const rows[] = {"top", "middle", "bottom"};
         return columns ? std::string(cols[o.col]) + " column" : std::string(rows[o.row]) + " row";
     };
-    // Compared: "..., so the red circle is to the left of the blue square, so yes."
-    std::string how;
-    const int pa = columns ? a->col : a->row, pb = columns ? b->col : b->row;
-    if (pa == pb) {
-        how = columns ? "shares a column with" : "shares a row with";
-    } else {
-        how = columns ? (pa < pb ? "is to the left of" : "is to the right of") : (pa < pb ? "is above" : "is below");
-    }
     const std::string a_name = m[1].str() + " " + m[2].str(), b_name = m[4].str() + " " + m[5].str();
-    const std::string comparison = compared ? ", so the " + a_name + " " + how + " the " + b_name : "";
+    // Compared: "..., so the red circle is to the left of the blue square, so yes."
+    std::string comparison;
+    if (compared) {
+        const int pa = columns ? a->col : a->row, pb = columns ? b->col : b->row;
+        const std::string how = pa == pb ? (columns ? "shares a column with" : "shares a row with")
+                                : columns ? (pa < pb ? "is to the left of" : "is to the right of")
+                                          : (pa < pb ? "is above" : "is below");
+        comparison = ", so the " + a_name + " " + how + " the " + b_name;
+    }
     return "The " + a_name + " is in the " + line(*a) + " and the " + b_name + " is in the " + line(*b) + comparison +
            ", so " + *short_answer(s, q) + ".";
 }
@@ -193,6 +193,17 @@ std::optional<std::string> sentence_answer(const Scene& s, const std::string& q)
     return std::nullopt;
 }
 
+// The question without its leading image tag, where it has one.
+std::string without_image_tag(const std::string& question) {
+    return question.rfind("<image>\n", 0) == 0 ? question.substr(8) : question;
+}
+
+// The question without `suffix`; nullopt when it does not end with it.
+std::optional<std::string> before_suffix(const std::string& q, const std::string& suffix) {
+    if (q.size() <= suffix.size() || q.compare(q.size() - suffix.size(), suffix.size(), suffix) != 0) return std::nullopt;
+    return q.substr(0, q.size() - suffix.size());
+}
+
 bool is_describe(const std::string& q) {
     return q == "Describe the image in detail." || q == "What do you see in this image?" ||
            q == "Give a detailed description of the image.";
@@ -201,22 +212,15 @@ bool is_describe(const std::string& q) {
 }  // namespace
 
 std::optional<std::string> expected_answer(const Scene& scene, const std::string& question) {
-    std::string q = question;
-    if (q.rfind("<image>\n", 0) == 0) q = q.substr(8);
-    auto ends_with = [&](const std::string& suffix) {
-        return q.size() > suffix.size() && q.compare(q.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
-    if (ends_with(kSuffix)) return short_answer(scene, q.substr(0, q.size() - std::string(kSuffix).size()));
-    if (ends_with(kReasonedSuffix)) return reasoned_answer(scene, q.substr(0, q.size() - std::string(kReasonedSuffix).size()), false);
+    const std::string q = without_image_tag(question);
+    if (const std::optional<std::string> body = before_suffix(q, kSuffix)) return short_answer(scene, *body);
+    if (const std::optional<std::string> body = before_suffix(q, kReasonedSuffix)) return reasoned_answer(scene, *body, false);
     return sentence_answer(scene, q);
 }
 
 std::optional<std::string> compared_answer(const Scene& scene, const std::string& question) {
-    std::string q = question;
-    if (q.rfind("<image>\n", 0) == 0) q = q.substr(8);
-    const std::string suffix = kReasonedSuffix;
-    if (q.size() <= suffix.size() || q.compare(q.size() - suffix.size(), suffix.size(), suffix) != 0) return std::nullopt;
-    return reasoned_answer(scene, q.substr(0, q.size() - suffix.size()), true);
+    const std::optional<std::string> body = before_suffix(without_image_tag(question), kReasonedSuffix);
+    return body ? reasoned_answer(scene, *body, true) : std::nullopt;
 }
 
 bool caption_true(const Scene& s, const std::string& caption, std::string* why) {
@@ -263,9 +267,7 @@ bool caption_true(const Scene& s, const std::string& caption, std::string* why) 
 }
 
 std::string check_answer(const Scene& scene, const std::string& question, const std::string& answer) {
-    std::string q = question;
-    if (q.rfind("<image>\n", 0) == 0) q = q.substr(8);
-    if (is_describe(q)) {
+    if (is_describe(without_image_tag(question))) {
         std::string why;
         return caption_true(scene, answer, &why) ? "" : "caption false (" + why + "): " + answer;
     }

@@ -173,8 +173,11 @@ bool relation_compares_columns(const std::string& relation) {
 
 std::string line_comparison(bool columns, int a, int b) {
     if (a == b) return columns ? kSharedColumn : kSharedRow;
-    if (columns) return a < b ? "is to the left of" : "is to the right of";
-    return a < b ? "is above" : "is below";
+    for (const std::string& r : relation_names()) {
+        if (relation_compares_columns(r) == columns && (columns ? relation_holds(r, 0, a, 0, b) : relation_holds(r, a, 0, b, 0)))
+            return "is " + r;
+    }
+    return {};  // not reached: of two different lines one is before the other
 }
 
 std::string compared_line(const Object& o, const std::string& relation) {

@@ -68,7 +68,8 @@ bool relation_holds(const std::string& relation, int ra, int ca, int rb, int cb)
 // Whether the relation compares columns (to the left of, to the right of) rather than rows.
 bool relation_compares_columns(const std::string& relation);
 // How a shape in line `a` stands to one in line `b`, both columns or both rows (index 0: left,
-// top), as a compared answer says it: "is to the left of", "is below", kSharedColumn, ...
+// top), as a compared answer says it: "is " and the relation that holds ("is to the left of",
+// "is below"), or kSharedColumn / kSharedRow.
 std::string line_comparison(bool columns, int a, int b);
 // The line of `o` the relation compares: its column for left and right, its row for above and
 // below ("left column", "top row"; data::line_name).
