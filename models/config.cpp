@@ -209,8 +209,8 @@ json moe_json(const MoeConfig& c) {
 
 }  // namespace
 
-MllmConfig ModelFamilyConfig::student_mllm(bool sparse) const { return {vision, student, moe, sparse, 0, false, std::nullopt}; }
-MllmConfig ModelFamilyConfig::teacher_mllm() const { return {vision, teacher, MoeConfig{}, false, 0, false, std::nullopt}; }
+MllmConfig ModelFamilyConfig::student_mllm(bool sparse) const { return {vision, student, moe, sparse, 0, false, false, std::nullopt}; }
+MllmConfig ModelFamilyConfig::teacher_mllm() const { return {vision, teacher, MoeConfig{}, false, 0, false, false, std::nullopt}; }
 
 ModelFamilyConfig parse_family_config(const std::string& text, const std::string& source) {
     json j = parse_json(text, source);
@@ -245,6 +245,7 @@ MllmConfig parse_mllm_config(const std::string& text, const std::string& source)
     r.get("sparse", c.sparse);
     r.get("image_token_id", c.image_token_id);
     r.get("image_after_question", c.image_after_question);
+    r.get("image_after_names", c.image_after_names);
     r.get("system_prompt", c.system_prompt);
     r.finish();
     MOD_CHECK(vision && lm, ValueError, "config", source, ": the keys 'vision' and 'lm' expected");
@@ -262,7 +263,8 @@ std::string mllm_config_to_json(const MllmConfig& c) {
               {"moe", moe_json(c.moe)},
               {"sparse", c.sparse},
               {"image_token_id", c.image_token_id},
-              {"image_after_question", c.image_after_question}};
+              {"image_after_question", c.image_after_question},
+              {"image_after_names", c.image_after_names}};
     if (c.system_prompt) j["system_prompt"] = *c.system_prompt;
     return j.dump(2) + "\n";
 }

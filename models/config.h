@@ -65,6 +65,8 @@ struct MllmConfig {
     // The prompt order it was trained with: the image after the first question's first line
     // rather than before it (data::with_image_tag); chat_mod asks in the same order.
     bool image_after_question = false;
+    // ... or right after each shape a question names (data::with_image_after_names).
+    bool image_after_names = false;
     // The chat template's system line it was trained with (METHOD.md §3); "" for none. Unset: the
     // template's default line, which every model saved before this key was trained with.
     std::optional<std::string> system_prompt;

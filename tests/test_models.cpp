@@ -87,6 +87,9 @@ TEST(Config, UnknownKeysAndBadJsonAreNamed) {
     MllmConfig after = m;
     after.image_after_question = true;
     EXPECT_TRUE(parse_mllm_config(mllm_config_to_json(after), "rt").image_after_question);
+    EXPECT_FALSE(m.image_after_names);
+    after.image_after_names = true;
+    EXPECT_TRUE(parse_mllm_config(mllm_config_to_json(after), "rt").image_after_names);
     EXPECT_THROW(parse_mllm_config(R"({"vision": {}, "lm": {}, "image_after_question": "yes"})", "bad"), ValueError);
     // The system line: unset in a config written without one, "" kept as "" (none).
     EXPECT_FALSE(m.system_prompt.has_value());

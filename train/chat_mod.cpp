@@ -17,6 +17,7 @@
 #include "data/args.h"
 #include "data/conversation.h"
 #include "data/errors.h"
+#include "data/tasks.h"
 #include "trainer/checkpoint.h"
 #include "trainer/options.h"
 #include "trainer/stages.h"
@@ -86,8 +87,10 @@ int main(int argc, char** argv) {
         std::vector<mod::data::Message> messages;
         auto ask = [&](const std::string& question) {
             // The image goes with the first question, where the model's training data put it.
-            const bool after = loaded.model->config.image_after_question;
-            messages.push_back({mod::data::Role::human, messages.empty() ? mod::data::with_image_tag(question, after) : question});
+            const mod::models::MllmConfig& c = loaded.model->config;
+            const std::string first = c.image_after_names ? mod::data::with_image_after_names(question)
+                                                          : mod::data::with_image_tag(question, c.image_after_question);
+            messages.push_back({mod::data::Role::human, messages.empty() ? first : question});
             options.seed = seed + messages.size() / 2;  // a fresh random stream per turn, reproducible
             messages.push_back({mod::data::Role::gpt, answer(loaded, messages, pixels, options)});
         };

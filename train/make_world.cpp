@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
     args.add("images_per_folder", std::to_string(d.images_per_folder), "PNG files per sub-folder");
     args.add("image_after_question", d.image_after_question ? "true" : "false",
              "put the image after each first question's first line rather than before it");
+    args.add("image_after_names", d.image_after_names ? "true" : "false",
+             "put the image right after each shape a question names (twice in a relation question), after the question where it names none");
     args.add("reasoned_relations", d.style.reasoned_relations ? "true" : "false",
              "answer relation questions with each shape's column or row, then yes or no");
     args.add("compared_relations", d.style.compared_relations ? "true" : "false",
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
         c.pope_per_side = static_cast<int>(args.get_int("pope_per_side", 0, 7));
         c.images_per_folder = args.get_int("images_per_folder", 1, kMany);
         c.image_after_question = args.get_bool("image_after_question");
+        c.image_after_names = args.get_bool("image_after_names");
         c.style.reasoned_relations = args.get_bool("reasoned_relations");
         c.style.compared_relations = args.get_bool("compared_relations");
         c.style.swapped_negatives = args.get_bool("swapped_negatives");

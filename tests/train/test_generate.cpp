@@ -1,4 +1,4 @@
-// Generation: prompt ids (template ending, exactly P image ids, history), image loading, and the
+// Generation: prompt ids (template ending, P image ids per tag, history), image loading, and the
 // decoder on a tiny random model: KV-cached greedy decoding equals recomputing the whole sequence,
 // seeded sampling is reproducible, top-p and the vocabulary mask hold, max_new_tokens and the stop id end it.
 #include "trainer/generate.h"
@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
+#include "autograd/grad_mode.h"
 #include "core/elementwise.h"
 #include "core/random.h"
+#include "core/view.h"
 #include "data/errors.h"
 #include "data/image_io.h"
 #include "models/config.h"
@@ -114,12 +117,22 @@ TEST(PromptIds, RejectBadConversations) {
     EXPECT_THROW(train::prompt_ids(*t.model, {}, t.tok), ValueError);
     EXPECT_THROW(train::prompt_ids(*t.model, {{Role::human, "q"}, {Role::gpt, "a"}}, t.tok), ValueError);
     EXPECT_THROW(train::prompt_ids(*t.model, {{Role::gpt, "a"}, {Role::human, "q"}}, t.tok), ValueError);
-    EXPECT_THROW(train::prompt_ids(*t.model, {{Role::human, "<image> and <image>"}}, t.tok), ValueError);
     models::LlavaModel& m = *t.model;
     const int64_t image_id = m.config.image_token_id;
     m.config.image_token_id = image_id + 1;  // a tokenizer from another checkpoint
     EXPECT_THROW(train::prompt_ids(m, {{Role::human, "q"}}, t.tok), ValueError);
     m.config.image_token_id = image_id;
+}
+
+TEST(PromptIds, ExpandEachImageTagIntoItsOwnBlock) {
+    const TinyModel t;
+    const std::vector<int64_t> ids = train::prompt_ids(*t.model, {{Role::human, "Is the circle<image> above the star<image>?"}}, t.tok);
+    const int64_t image_id = t.model->config.image_token_id;
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), image_id), 2 * t.model->config.vision.num_patches());
+    const std::string text = t.tok.decode(std::vector<int32_t>(ids.begin(), ids.end()));
+    EXPECT_NE(text.find("USER: Is the circle<image><image><image><image> above the star<image><image><image><image>? ASSISTANT:"),
+              std::string::npos)
+        << text;
 }
 
 TEST(LoadImageTensor, NormalisesWithTheModelsMeanAndStd) {
@@ -163,6 +176,43 @@ TEST(Generate, CachedGreedyEqualsRecomputingTheSequence) {
     const train::GenerateResult other =
         train::generate(*t.model, t.prompt(), mul(randn({1, 3, 16, 16}, gen, DType::F64), 3.0), options);
     EXPECT_NE(other.ids, cached.ids);
+}
+
+// The conversation's one image fills every block of the prompt: the first token is the one the
+// model's forward picks with the image given once per block, and the cache changes nothing.
+TEST(Generate, ShowsTheImageInEachBlock) {
+    const TinyModel t;
+    const std::vector<int64_t> prompt =
+        train::prompt_ids(*t.model, {{Role::human, "Is the circle<image> above the star<image>?"}}, t.tok);
+    train::GenerateOptions options;
+    options.max_new_tokens = 8;
+    const train::GenerateResult cached = train::generate(*t.model, prompt, t.pixels, options);
+    options.use_cache = false;
+    const train::GenerateResult full = train::generate(*t.model, prompt, t.pixels, options);
+    EXPECT_EQ(cached.ids, full.ids);
+    ASSERT_EQ(cached.ids.size(), 8u);
+
+    const int64_t T = static_cast<int64_t>(prompt.size()), V = t.model->config.lm.vocab_size;
+    const Tensor ids = Tensor::from_vector<int64_t>(prompt, {1, T});
+    auto last_logits = [&](const Tensor& pixels) {
+        NoGradGuard no_grad;
+        return t.model->forward(ids, pixels).logits.to_vector<double>();
+    };
+    const std::vector<double> twice = last_logits(cat({t.pixels, t.pixels}, 0));
+    int64_t best = -1;
+    for (int64_t v = 0; v < V; ++v) {
+        if (v == t.model->config.image_token_id) continue;  // generate never picks it
+        if (best < 0 || twice[(T - 1) * V + v] > twice[(T - 1) * V + best]) best = v;
+    }
+    EXPECT_EQ(cached.ids[0], best);
+    // The second block is read: another image there moves the last position's logits.
+    Generator gen(11);
+    const std::vector<double> other = last_logits(cat({t.pixels, mul(randn({1, 3, 16, 16}, gen, DType::F64), 3.0)}, 0));
+    double moved = 0;
+    for (int64_t v = 0; v < V; ++v) moved = std::max(moved, std::abs(other[(T - 1) * V + v] - twice[(T - 1) * V + v]));
+    EXPECT_GT(moved, 1e-3);
+    // More than one image for a prompt's blocks is not what generate takes.
+    EXPECT_THROW(train::generate(*t.model, prompt, cat({t.pixels, t.pixels, t.pixels}, 0), options), ShapeError);
 }
 
 TEST(Generate, SeededSamplingIsReproducible) {

@@ -105,6 +105,36 @@ TEST(Loader, LabelsCoverExactlyTheAnswers) {
     EXPECT_FALSE(loader.next());  // end of epoch
 }
 
+TEST(Loader, AnImageIsShownAtEachOfItsTags) {
+    const Tokenizer tok = bytes_tokenizer();
+    TempDir dir;
+    const std::string png = write_png_file(dir, "a.png", 100);
+    const std::vector<Sample> samples = {sample("two", png, {{Role::human, "<image>\nA<image>B"}, {Role::gpt, "ok"}}),
+                                         sample("txt", "", {{Role::human, "Q"}, {Role::gpt, "A"}})};
+    Loader loader(samples, tok, small_config());
+    const Batch b = *loader.next();
+    // "S USER: " <image>x3 "\nA" <image>x3 "B ASSISTANT:" ...
+    const int64_t first = static_cast<int64_t>(std::string("S USER: ").size());
+    EXPECT_EQ(b.image_pos[0], first);
+    EXPECT_EQ(b.image_blocks[0], 2);
+    for (int64_t t = 0; t < b.lengths[0]; ++t) {
+        const bool image = (t >= first && t < first + 3) || (t >= first + 5 && t < first + 8);
+        EXPECT_EQ(b.ids[t] == 257, image) << t;
+    }
+    EXPECT_EQ(labelled_text(tok, b, 0), " ok<|endoftext|>");
+    EXPECT_EQ(b.image_pos[1], -1);
+    EXPECT_EQ(b.image_blocks[1], 0);
+    // A cut inside the second block is named, as inside the first.
+    SequenceConfig cut = small_config().sequence;
+    cut.max_len = first + 7;
+    try {
+        build_sequence(samples[0].messages, tok, cut);
+        ADD_FAILURE() << "a cut image block was accepted";
+    } catch (const DataError& e) {
+        EXPECT_EQ(std::string(e.what()), "[build_sequence] an image block ends after max_len=" + std::to_string(first + 7));
+    }
+}
+
 TEST(Loader, PixelsArePreprocessedImagesAndZerosForText) {
     const Tokenizer tok = bytes_tokenizer();
     TempDir dir;

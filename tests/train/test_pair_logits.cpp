@@ -1,5 +1,6 @@
 // pair_logits: a preference batch's reference logits with the pairs' shared prefix run once equal
-// the plain forward's (float64, tiny teacher, images in the prefix, rows of different lengths);
+// the plain forward's (float64, tiny teacher, images in the prefix, once or twice per row, rows of
+// different lengths);
 // shared_pair_prefix finds the length, and nothing when a batch's pairs cannot share.
 #include "trainer/pair_logits.h"
 
@@ -25,17 +26,19 @@ models::MllmConfig tiny_teacher() {
     return c;
 }
 
-// N pairs of T tokens: P image ids, a prompt of `prompt` tokens shared by the pair, then answers
-// that differ from their first token; row b of the chosen and b + N of the rejected half. The
-// rejected answers are `shorter` tokens shorter (right-padded with 0). Labels cover the answers.
+// N pairs of T tokens: P image ids, a prompt of `prompt` tokens shared by the pair (with
+// `blocks` = 2, its second token starts a second block of P image ids), then answers that differ
+// from their first token; row b of the chosen and b + N of the rejected half. The rejected answers
+// are `shorter` tokens shorter (right-padded with 0). Labels cover the answers.
 train::ModelInputs pair_batch(int64_t N, int64_t P, int64_t prompt, int64_t T, int64_t shorter, Generator& gen,
-                              int64_t image_size) {
+                              int64_t image_size, int64_t blocks) {
     std::vector<int64_t> ids(2 * N * T, 0), labels(2 * N * T, kIgnore);
     for (int64_t b = 0; b < 2 * N; ++b) {
         const int64_t pair = b % N, end = b < N ? T : T - shorter;
         for (int64_t t = 0; t < end; ++t) {
             const bool answer = t >= P + prompt;
-            ids[b * T + t] = t < P ? kImageId : 10 + ((answer ? b : pair) * 37 + t * 11) % 280;
+            const bool image = t < P || (blocks == 2 && t > P && t <= 2 * P);
+            ids[b * T + t] = image ? kImageId : 10 + ((answer ? b : pair) * 37 + t * 11) % 280;
             if (answer) labels[b * T + t] = ids[b * T + t];
         }
     }
@@ -43,21 +46,26 @@ train::ModelInputs pair_batch(int64_t N, int64_t P, int64_t prompt, int64_t T, i
     in.input_ids = Tensor::from_vector<int64_t>(ids, {2 * N, T});
     in.labels = Tensor::from_vector<int64_t>(labels, {2 * N, T});
     const Tensor images = randn({N, 3, image_size, image_size}, gen, DType::F64);
-    in.pixels = cat({images, images}, 0);  // the rejected rows see their pair's image
+    // One image per block in row order; the rejected rows see their pair's image.
+    std::vector<Tensor> shown;
+    for (int64_t b = 0; b < 2 * N; ++b)
+        for (int64_t k = 0; k < blocks; ++k) shown.push_back(images.narrow(0, b % N, 1));
+    in.pixels = cat(shown, 0);
     return in;
 }
 
-TEST(PairLogits, EqualThePlainForward) {
+void expect_pair_logits_equal_the_plain_forward(int64_t blocks) {
     const models::MllmConfig config = tiny_teacher();
     Generator gen(5);
     models::LlavaModel model(config, gen);
     model.to(DType::F64);
-    const int64_t P = config.vision.num_patches();
-    const train::ModelInputs in = pair_batch(3, P, 5, P + 12, 3, gen, config.vision.image_size);
+    const int64_t P = config.vision.num_patches(), prompt = 5 + (blocks - 1) * P;
+    const int64_t T = P + prompt + 7;
+    const train::ModelInputs in = pair_batch(3, P, prompt, T, 3, gen, config.vision.image_size, blocks);
     const train::LabelPositions pos = train::shifted_positions(in.labels);
     const std::vector<int64_t> ids = in.input_ids.to_vector<int64_t>();
     // The prefix ends where the first answer token is predicted: the prompt's last position.
-    EXPECT_EQ(train::shared_pair_prefix(ids, 6, P + 12, kImageId, pos.rows.to_vector<int64_t>()), P + 4);
+    EXPECT_EQ(train::shared_pair_prefix(ids, 6, T, kImageId, pos.rows.to_vector<int64_t>()), P + prompt - 1);
 
     Tensor plain;
     {
@@ -75,6 +83,10 @@ TEST(PairLogits, EqualThePlainForward) {
     EXPECT_GT(scale, 0.1);  // logits that differ by row and position, not a constant
     EXPECT_LT(worst, 1e-10 * scale);
 }
+
+TEST(PairLogits, EqualThePlainForward) { expect_pair_logits_equal_the_plain_forward(1); }
+
+TEST(PairLogits, EqualThePlainForwardWithTheImageShownTwice) { expect_pair_logits_equal_the_plain_forward(2); }
 
 TEST(PairLogits, SharedPrefixOnlyWherePairsCanShare) {
     const int64_t T = 6;

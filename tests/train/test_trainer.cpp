@@ -22,6 +22,7 @@
 #include "models/config.h"
 #include "bytes_tokenizer.h"
 #include "temp_dir.h"
+#include "trainer/batch_tensors.h"
 #include "trainer/checkpoint.h"
 #include "trainer/losses.h"
 #include "trainer/progress.h"
@@ -40,6 +41,25 @@ TEST(Trainer, ShiftedAndUnshiftedPositions) {
     EXPECT_EQ(s.sample.to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 1}));
     LabelPositions u = unshifted_positions(labels);
     EXPECT_EQ(u.rows.to_vector<int64_t>(), (std::vector<int64_t>{2, 3, 6}));
+}
+
+// A row's image once per block, rows in order; text rows none.
+TEST(Trainer, ModelInputsHoldAnImageForEachBlock) {
+    data::Batch b;
+    b.B = 3;
+    b.T = 1;
+    b.S = 1;
+    b.ids = {1, 2, 3};
+    b.labels = {-100, -100, -100};
+    b.lengths = {1, 1, 1};
+    b.image_pos = {0, -1, 0};
+    b.image_blocks = {2, 0, 1};
+    b.pixels = {1, 2, 3, 0, 0, 0, 7, 8, 9};
+    const ModelInputs in = to_model_inputs(b);
+    EXPECT_EQ(in.pixels.shape(), (std::vector<int64_t>{3, 3, 1, 1}));
+    EXPECT_EQ(in.pixels.to_vector<float>(), (std::vector<float>{1, 2, 3, 1, 2, 3, 7, 8, 9}));
+    b.image_blocks = {0, 0, 0};
+    EXPECT_FALSE(to_model_inputs(b).pixels.defined());
 }
 
 TEST(Trainer, SequenceLogProbsAndCrossEntropy) {
@@ -561,7 +581,8 @@ TEST_F(Stages, VisionPretrainingOnGeneratedScenesLearnsAndRepeats) {
 TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     TrainOptions o = options("teacher", "fresh-run", {"world_images=8", "world_max_objects=2", "world_min_objects=2",
                                                    "world_text_percent=100", "world_task_weights=relation=2",
-                                                   "world_image_after_question=true", "world_reasoned_relations=true",
+                                                   "world_image_after_question=true", "world_image_after_names=true",
+                                                   "world_reasoned_relations=true",
                                                    "world_swapped_negatives=true", "world_compared_relations=true",
                                                    "world_vqa_per_image=3", "world_test_images=5"});
     o.data = dir_->str("fresh-world");
@@ -575,6 +596,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_EQ(meta["config"]["text_percent"], 100);
     EXPECT_EQ(meta["config"]["task_weights"]["relation"], 2);
     EXPECT_EQ(meta["config"]["image_after_question"], true);
+    EXPECT_EQ(meta["config"]["image_after_names"], true);
     EXPECT_EQ(meta["config"]["reasoned_relations"], true);
     EXPECT_EQ(meta["config"]["swapped_negatives"], true);
     EXPECT_EQ(meta["config"]["compared_relations"], true);
@@ -584,6 +606,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
     EXPECT_EQ(meta["counts"]["chair"], 5);
     // The model keeps the world's prompt order, for chat_mod.
     EXPECT_TRUE(models::load_mllm_config(o.out + "/final/config.json").image_after_question);
+    EXPECT_TRUE(models::load_mllm_config(o.out + "/final/config.json").image_after_names);
     EXPECT_TRUE(std::filesystem::exists(o.tokenizer));
     std::istringstream scenes(read_text_file(o.data + "/train/scenes.jsonl"));
     int lines = 0;
@@ -607,6 +630,7 @@ TEST_F(Stages, AMissingWorldIsMadeWithTheWorldKeys) {
                                                               "world_min_objects=2", "world_text_percent=100"});
     EXPECT_NE(said.find("images 8 (asked 9)"), std::string::npos) << said;
     EXPECT_NE(said.find("image_after_question true (asked false)"), std::string::npos) << said;
+    EXPECT_NE(said.find("image_after_names true (asked false)"), std::string::npos) << said;
     EXPECT_NE(said.find("reasoned_relations true (asked false)"), std::string::npos) << said;
     EXPECT_NE(said.find("swapped_negatives true (asked false)"), std::string::npos) << said;
     EXPECT_NE(said.find("compared_relations true (asked false)"), std::string::npos) << said;
@@ -649,7 +673,10 @@ TEST(Workspace, ModelConfigTakesThePromptOrderOfTheWorld) {
     EXPECT_FALSE(for_data(family, tok, dir.str()).image_after_question);
     meta(R"({"image_after_question": true})");
     EXPECT_TRUE(for_data(family, tok, dir.str()).image_after_question);
-    for (const char* bad : {R"({"image_after_question": "yes"})", "[1]", R"({"images": )"}) {
+    EXPECT_FALSE(for_data(family, tok, dir.str()).image_after_names);
+    meta(R"({"image_after_names": true})");
+    EXPECT_TRUE(for_data(family, tok, dir.str()).image_after_names);
+    for (const char* bad : {R"({"image_after_question": "yes"})", R"({"image_after_names": 1})", "[1]", R"({"images": )"}) {
         meta(bad);
         try {
             for_data(family, tok, dir.str());

@@ -1,5 +1,6 @@
 // The world generator: byte-identical output per seed, every answer true of its scene (re-derived
 // by world_truth.cpp), and rendered pixels that agree with the stored scene.
+#include "data/conversation.h"
 #include "data/errors.h"
 #include "data/image_io.h"
 #include "data/tasks.h"
@@ -251,6 +252,57 @@ TEST(World, ImageAfterQuestionMovesTheTagAndNothingElse) {
     EXPECT_EQ(hash_tree(before.path() / "train/images"), hash_tree(after.path() / "train/images"));
     EXPECT_EQ(read_json(after.path() / "meta.json")["config"]["image_after_question"], true);
     EXPECT_EQ(read_json(before.path() / "meta.json")["config"]["image_after_question"], false);
+}
+
+// The shape names of a question ("the red circle"), as the world words them.
+const char* const kNamedShape = "\\bthe (red|green|blue|yellow|purple|orange|black|white) "
+                                "(circle|square|triangle|star|diamond|cross|ring)\\b";
+
+TEST(World, ImageAfterNamesShowsTheImageOncePerNamedShape) {
+    TempDir before, after;
+    mod::data::WorldConfig c = small_world(before.str(), 4, 120, 20);
+    c.task_weights = "relation=3,position=2";
+    mod::data::write_world(c);
+    c.out = after.str();
+    c.image_after_names = true;
+    mod::data::write_world(c);
+    const std::vector<std::string> a = first_turns(before.path()), b = first_turns(after.path());
+    ASSERT_EQ(a.size(), b.size());
+    const std::regex name(kNamedShape), ends_with_name(std::string(kNamedShape) + "$");
+    int named = 0, twice = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        const std::string question = a[i].substr(std::string("<image>\n").size());
+        const std::ptrdiff_t names = std::distance(std::sregex_iterator(question.begin(), question.end(), name),
+                                                   std::sregex_iterator());
+        if (names == 0) {  // as with image_after_question
+            EXPECT_EQ(b[i], mod::data::with_image_tag(question, true));
+            continue;
+        }
+        // "Is the red circle<image> above the blue square<image>?\n...": every tag right after a
+        // name, one per name, and nothing else changed.
+        ++named;
+        twice += names == 2;
+        std::string rebuilt;
+        size_t copied = 0, tags = 0;
+        for (size_t at = b[i].find("<image>"); at != std::string::npos; at = b[i].find("<image>", at + 1), ++tags) {
+            EXPECT_TRUE(std::regex_search(b[i].substr(0, at), ends_with_name)) << b[i];
+            rebuilt += b[i].substr(copied, at - copied);
+            copied = at + std::string("<image>").size();
+        }
+        EXPECT_EQ(static_cast<std::ptrdiff_t>(tags), names) << b[i];
+        EXPECT_EQ(rebuilt + b[i].substr(copied), question);
+    }
+    EXPECT_GT(named, 100);
+    EXPECT_GT(twice, 50);  // the relation questions
+    // The answers hold for the questions as asked, and meta.json records the key.
+    const auto scenes = mod::test::read_scenes(after.str("train/scenes.jsonl"));
+    for (const auto& sample : read_json(after.path() / "train/multitask.json")) {
+        const auto& convs = sample["conversations"];
+        EXPECT_EQ(mod::test::check_answer(scenes.at(sample["image"]), convs[0]["value"], convs[1]["value"]), "");
+    }
+    EXPECT_EQ(hash_tree(before.path() / "train/images"), hash_tree(after.path() / "train/images"));
+    EXPECT_EQ(read_json(after.path() / "meta.json")["config"]["image_after_names"], true);
+    EXPECT_EQ(read_json(before.path() / "meta.json")["config"]["image_after_names"], false);
 }
 
 // Writes a small world twice, with the question-style key `style` off and on, and calls

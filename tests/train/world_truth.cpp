@@ -193,9 +193,14 @@ std::optional<std::string> sentence_answer(const Scene& s, const std::string& q)
     return std::nullopt;
 }
 
-// The question without its leading image tag, where it has one.
+// The question without its image tags, wherever the world put them: "<image>\n" before it,
+// "\n<image>" after its first line, or "<image>" right after each named shape.
 std::string without_image_tag(const std::string& question) {
-    return question.rfind("<image>\n", 0) == 0 ? question.substr(8) : question;
+    std::string q = question.rfind("<image>\n", 0) == 0 ? question.substr(8) : question;
+    for (const std::string tag : {"\n<image>", "<image>"}) {
+        for (size_t at = q.find(tag); at != std::string::npos; at = q.find(tag, at)) q.erase(at, tag.size());
+    }
+    return q;
 }
 
 // The question without `suffix`; nullopt when it does not end with it.

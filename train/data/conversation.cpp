@@ -154,7 +154,6 @@ void validate_messages(const std::vector<Message>& messages, bool has_image) {
     }
     if (messages.back().role != Role::gpt) throw JsonError("the conversation ends without a gpt answer");
     if (tags > 0 && !has_image) throw JsonError("<image> in the text but the sample has no \"image\"");
-    if (tags > 1) throw JsonError(std::to_string(tags) + " <image> tags but one image");
 }
 
 void for_each_sample(const std::string& file, SampleKind kind, const LoadOptions& options, LoadReport* report,

@@ -17,12 +17,14 @@ Sequence build_sequence(const std::vector<Message>& messages, const text::Tokeni
     const int32_t image_id = tok.token_id(text::kImageToken);
 
     Sequence seq;
+    int64_t last_block = -1;
     size_t span = 0;
     for (const text::TokenSpan& t : tok.encode_with_offsets(templated.text)) {
         while (span < templated.answer_spans.size() && t.begin >= templated.answer_spans[span].second) ++span;
         if (t.id == image_id && image_id >= 0) {
-            if (seq.image_pos >= 0) throw DataError("[build_sequence] more than one <image>");
-            seq.image_pos = static_cast<int64_t>(seq.ids.size());
+            if (seq.image_pos < 0) seq.image_pos = static_cast<int64_t>(seq.ids.size());
+            last_block = static_cast<int64_t>(seq.ids.size());
+            ++seq.image_blocks;
             seq.ids.insert(seq.ids.end(), config.image_tokens, image_id);
             seq.labels.insert(seq.labels.end(), config.image_tokens, kIgnore);
             continue;
@@ -32,8 +34,8 @@ Sequence build_sequence(const std::vector<Message>& messages, const text::Tokeni
         seq.labels.push_back(answer ? t.id : kIgnore);
     }
     if (config.max_len > 0 && static_cast<int64_t>(seq.ids.size()) > config.max_len) {
-        if (seq.image_pos >= 0 && seq.image_pos + config.image_tokens > config.max_len) {
-            throw DataError("[build_sequence] the image block ends after max_len=" + std::to_string(config.max_len));
+        if (last_block >= 0 && last_block + config.image_tokens > config.max_len) {
+            throw DataError("[build_sequence] an image block ends after max_len=" + std::to_string(config.max_len));
         }
         seq.ids.resize(config.max_len);
         seq.labels.resize(config.max_len);

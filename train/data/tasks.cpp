@@ -2,10 +2,13 @@
 // tests/train/test_world.cpp re-derives every answer with its own parser of these templates.
 #include "data/tasks.h"
 
+#include "data/conversation.h"
 #include "data/describe.h"
 #include "data/rng.h"
+#include "text/tokenizer.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace mod::data {
 
@@ -183,6 +186,36 @@ std::string line_comparison(bool columns, int a, int b) {
 std::string compared_line(const Object& o, const std::string& relation) {
     const bool columns = relation_compares_columns(relation);
     return line_name(columns, columns ? o.col : o.row);
+}
+
+namespace {
+// The end of the shape name ("red circle") that starts at `at`, or npos when none does.
+size_t named_shape_end(const std::string& s, size_t at) {
+    for (int c = 0; c < kColours; ++c) {
+        for (int k = 0; k < static_cast<int>(Shape::text); ++k) {
+            const std::string name = std::string(colour_name(Colour(c))) + " " + shape_name(Shape(k));
+            const size_t end = at + name.size();
+            if (s.compare(at, name.size(), name) == 0 && (end == s.size() || !std::isalpha(static_cast<unsigned char>(s[end]))))
+                return end;
+        }
+    }
+    return std::string::npos;
+}
+}  // namespace
+
+std::string with_image_after_names(const std::string& question) {
+    const std::string article = "the ";
+    std::string out;
+    size_t copied = 0;
+    for (size_t at = question.find(article); at != std::string::npos; at = question.find(article, at + 1)) {
+        if (at > 0 && std::isalpha(static_cast<unsigned char>(question[at - 1]))) continue;
+        const size_t end = named_shape_end(question, at + article.size());
+        if (end == std::string::npos) continue;
+        out += question.substr(copied, end - copied) + text::kImageToken;
+        copied = end;
+    }
+    if (copied == 0) return with_image_tag(question, true);
+    return out + question.substr(copied);
 }
 
 const std::string* asked_relation(const std::string& question) {

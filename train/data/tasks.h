@@ -74,6 +74,12 @@ std::string line_comparison(bool columns, int a, int b);
 // The line of `o` the relation compares: its column for left and right, its row for above and
 // below ("left column", "top row"; data::line_name).
 std::string compared_line(const Object& o, const std::string& relation);
+// The question with the image tag right after each shape it names by colour and kind ("Is the red
+// circle<image> above the blue square<image>?"), so that the image is shown once per name; a
+// question that names none gets the image after its first line (with_image_tag). Each image
+// position can then mark whether it shows the shape named just before it, one lookup per block,
+// which a model learns as it does for one name (docs/RESULTS.md).
+std::string with_image_after_names(const std::string& question);
 // The relation a relation question asks ("Is the red circle above the blue square?" -> "above"),
 // or nullptr when it asks none.
 const std::string* asked_relation(const std::string& question);

@@ -31,6 +31,11 @@ using ojson = nlohmann::ordered_json;
 // Independent random streams, so that changing one part of the mix leaves the others unchanged.
 enum Stream : uint64_t { kTrainScene = 1, kTestScene, kGeneral, kVqa, kPreference, kTestVqa, kPope };
 
+// A first question with the image tag where the world puts it (WorldConfig).
+std::string place_image(const std::string& question, const WorldConfig& c) {
+    return c.image_after_names ? with_image_after_names(question) : with_image_tag(question, c.image_after_question);
+}
+
 // Checks every field; returns the parsed task weights, which the training pass and meta.json use.
 std::vector<int> check_config(const WorldConfig& c) {
     auto fail = [](const std::string& what) { throw DataError("[make_world] " + what); };
@@ -82,7 +87,7 @@ ojson general_sample(const Scene& scene, const std::string& id, const std::strin
                      Rng& rng) {
     ojson convs = ojson::array();
     if (!rng.percent(c.conversation_percent)) {
-        convs.push_back(turn("human", with_image_tag(rng.pick(describe_prompts()), c.image_after_question)));
+        convs.push_back(turn("human", place_image(rng.pick(describe_prompts()), c)));
         convs.push_back(turn("gpt", caption(scene)));
     } else {
         const int turns = rng.range(2, 3);
@@ -90,7 +95,7 @@ ojson general_sample(const Scene& scene, const std::string& id, const std::strin
             const bool describe = t == 0 ? rng.percent(50) : false;
             const QA qa = describe ? QA{"general", rng.pick(describe_prompts()), caption(scene)}
                                    : make_general_turn(scene, rng);
-            convs.push_back(turn("human", t == 0 ? with_image_tag(qa.question, c.image_after_question) : qa.question));
+            convs.push_back(turn("human", t == 0 ? place_image(qa.question, c) : qa.question));
             convs.push_back(turn("gpt", qa.answer));
         }
     }
@@ -101,7 +106,7 @@ ojson vqa_sample(const Scene& scene, const std::string& id, const std::string& i
                  const WorldConfig& c, Rng& rng) {
     const QA qa = make_vqa(scene, task, rng, c.style);
     ojson convs = ojson::array();
-    convs.push_back(turn("human", with_image_tag(qa.question + "\n" + qa.instruction, c.image_after_question)));
+    convs.push_back(turn("human", place_image(qa.question + "\n" + qa.instruction, c)));
     convs.push_back(turn("gpt", qa.answer));
     return ojson{{"id", id}, {"image", image}, {"conversations", convs}, {"task", qa.task}};
 }
@@ -158,7 +163,7 @@ void write_train(const WorldConfig& c, const std::vector<int>& task_weights, con
         Rng pref_rng = Rng::derive(c.seed, kPreference, static_cast<uint64_t>(i));
         for (int64_t p = i; p < c.preference_pairs; p += c.images) {
             const PreferencePair pair = make_preference_pair(scene, c.caption_pair_percent, pref_rng);
-            const ojson human = turn("human", with_image_tag(pair.question, c.image_after_question));
+            const ojson human = turn("human", place_image(pair.question, c));
             preference.add(ojson{{"id", "pref-" + pad_index(p)},
                                  {"image", image},
                                  {"chosen", ojson::array({human, turn("gpt", pair.chosen)})},
@@ -201,8 +206,7 @@ void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& sta
             int k = 0;
             for (const PopeProbe& probe : make_pope_probes(scene, stats, strategy, c.pope_per_side, pope_rng)) {
                 ojson convs = ojson::array();
-                convs.push_back(turn("human", with_image_tag(pope_question(probe.shape) + "\n" + kShortAnswerSuffix,
-                                                             c.image_after_question)));
+                convs.push_back(turn("human", place_image(pope_question(probe.shape) + "\n" + kShortAnswerSuffix, c)));
                 convs.push_back(turn("gpt", probe.present ? "yes" : "no"));
                 pope[strategy]->add(ojson{{"id", "pope-" + strategy + "-" + pad_index(i) + "-" + std::to_string(k++)},
                                           {"image", image},
@@ -215,7 +219,7 @@ void write_test(const WorldConfig& c, const fs::path& dir, const ShapeStats& sta
         for (const Object* o : shape_objects(scene)) objects.push_back(shape_name(o->shape));
         chair.add(ojson{{"id", stem + "-c"},
                         {"image", image},
-                        {"prompt", with_image_tag(describe_prompts()[0], c.image_after_question)},
+                        {"prompt", place_image(describe_prompts()[0], c)},
                         {"objects", objects},
                         {"scene", scene_to_json(scene)}});
     }
@@ -249,6 +253,7 @@ void write_meta(const WorldConfig& c, const std::vector<int>& task_weights, cons
                  {"pope_per_side", c.pope_per_side},
                  {"images_per_folder", c.images_per_folder},
                  {"image_after_question", c.image_after_question},
+                 {"image_after_names", c.image_after_names},
                  {"reasoned_relations", c.style.reasoned_relations},
                  {"compared_relations", c.style.compared_relations},
                  {"swapped_negatives", c.style.swapped_negatives}};

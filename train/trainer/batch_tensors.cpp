@@ -12,10 +12,12 @@ ModelInputs to_model_inputs(const data::Batch& b, Device device) {
     std::vector<float> pixels;
     int64_t images = 0;
     const size_t per_image = static_cast<size_t>(3 * b.S * b.S);
+    // One image per block, in row order: the model fills the blocks with them in order.
     for (int64_t r = 0; r < b.B; ++r) {
-        if (b.image_pos[r] < 0) continue;
-        pixels.insert(pixels.end(), b.pixels.begin() + r * per_image, b.pixels.begin() + (r + 1) * per_image);
-        ++images;
+        for (int64_t k = 0; k < b.image_blocks[r]; ++k) {
+            pixels.insert(pixels.end(), b.pixels.begin() + r * per_image, b.pixels.begin() + (r + 1) * per_image);
+            ++images;
+        }
     }
     if (images > 0) in.pixels = Tensor::from_vector<float>(pixels, {images, 3, b.S, b.S}).to(device);
     return in;

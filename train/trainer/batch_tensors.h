@@ -10,7 +10,8 @@ namespace mod::train {
 struct ModelInputs {
     Tensor input_ids;  // (B, T) int64
     Tensor labels;     // (B, T) int64, -100 where not supervised
-    Tensor pixels;     // (Bi, 3, S, S) float32: the rows that have an image, in row order; undefined if none
+    Tensor pixels;     // (Bi, 3, S, S) float32: one per image block (a row's image once per block), in
+                       // row order; undefined if none
     int64_t tokens = 0;  // real (non-padding) tokens, for throughput
 };
 

@@ -15,6 +15,7 @@
 #include "core/random.h"
 #include "core/reduce.h"
 #include "core/softmax.h"
+#include "core/view.h"
 #include "data/image_io.h"
 #include "data/preprocess.h"
 #include "trainer/workspace.h"
@@ -77,6 +78,16 @@ Tensor ids_tensor(const std::vector<int64_t>& ids) {
     return Tensor::from_vector<int64_t>(ids, {1, static_cast<int64_t>(ids.size())});
 }
 
+// The conversation's one image (1, 3, S, S), repeated once per image block of the prompt (its
+// image positions / P): the model fills each block with the next image in order.
+Tensor pixels_per_block(const Tensor& pixels, const std::vector<int64_t>& prompt, int64_t image_id, int64_t P) {
+    const int64_t blocks = static_cast<int64_t>(std::count(prompt.begin(), prompt.end(), image_id)) / P;
+    if (!pixels.defined() || blocks <= 1) return pixels;
+    MOD_CHECK(pixels.size(0) == 1, ShapeError, "generate", "one image (1, 3, S, S) expected, got ",
+              shape_str(pixels.shape()));
+    return cat(std::vector<Tensor>(static_cast<size_t>(blocks), pixels), 0);
+}
+
 }  // namespace
 
 std::vector<int64_t> GenerateResult::answer_ids() const {
@@ -90,13 +101,10 @@ std::vector<int64_t> prompt_ids(const std::vector<data::Message>& messages, cons
     check_prompt_messages(messages);
     MOD_CHECK(image_tokens > 0, ValueError, "prompt_ids", "image_tokens > 0 expected, got ", image_tokens);
     const int32_t image_id = tok.token_id(text::kImageToken);
-    // The expansion mirrors data::build_sequence: one <image> token becomes P image positions.
+    // The expansion mirrors data::build_sequence: each <image> token becomes P image positions.
     std::vector<int64_t> ids;
-    bool seen_image = false;
     for (int32_t id : tok.encode(data::generation_prompt(messages, chat))) {
         if (id == image_id && image_id >= 0) {
-            MOD_CHECK(!seen_image, ValueError, "prompt_ids", "more than one <image> in the conversation");
-            seen_image = true;
             ids.insert(ids.end(), image_tokens, image_id);
         } else {
             ids.push_back(id);
@@ -161,9 +169,10 @@ GenerateResult generate(const models::LlavaModel& model, const std::vector<int64
     if (options.max_new_tokens == 0) return result;
     std::vector<nn::KVCache> caches(model.model->layers->size());
     std::vector<int64_t> sequence = prompt;
+    const Tensor shown = pixels_per_block(pixels, prompt, image_id, model.config.vision.num_patches());
 
     const Clock::time_point prefill_start = Clock::now();
-    int64_t id = next_token(last_logits(prompt, pixels, options.use_cache ? &caches : nullptr));
+    int64_t id = next_token(last_logits(prompt, shown, options.use_cache ? &caches : nullptr));
     result.prefill_seconds = seconds_since(prefill_start);
 
     const Clock::time_point decode_start = Clock::now();
@@ -179,7 +188,7 @@ GenerateResult generate(const models::LlavaModel& model, const std::vector<int64
         // With the cache only the new token runs (its position follows the cached ones); without it
         // the whole sequence, image included, runs again.
         id = next_token(options.use_cache ? last_logits({id}, Tensor(), &caches)
-                                          : last_logits(sequence, pixels, nullptr));
+                                          : last_logits(sequence, shown, nullptr));
         ++result.decode_steps;
     }
     result.decode_seconds = seconds_since(decode_start);

@@ -17,8 +17,8 @@
 namespace mod::train {
 
 // The ids of the generation prompt for `messages` (alternating turns, the last a human turn): the
-// template's text ending with "ASSISTANT:", tokenised, its single <image> (if any) expanded into
-// image_tokens copies of the tokenizer's <image> id. Throws ValueError on a bad message list.
+// template's text ending with "ASSISTANT:", tokenised, each <image> (if any) expanded into
+// image_tokens copies of the tokenizer's <image> id (a block). Throws ValueError on a bad message list.
 std::vector<int64_t> prompt_ids(const std::vector<data::Message>& messages, const text::Tokenizer& tok,
                                 int64_t image_tokens, const data::ChatTemplate& chat = {});
 
@@ -62,6 +62,7 @@ struct GenerateResult {
 GenerateOptions default_options(const models::LlavaModel& model, const text::Tokenizer& tok);
 
 // prompt: ids as prompt_ids() builds them; pixels (1, 3, S, S) or undefined for a text-only prompt.
+// The image is shown in each of the prompt's image blocks.
 // Runs under NoGradGuard. The <image> id is never generated (its logit is masked): it would ask for
 // image features that do not exist. Throws ValueError on bad options.
 GenerateResult generate(const models::LlavaModel& model, const std::vector<int64_t>& prompt, const Tensor& pixels,

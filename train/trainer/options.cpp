@@ -34,6 +34,8 @@ void declare(data::KeyValueArgs& a) {
     a.add("world_task_weights", "", "how often each task type comes up in the training VQA of a world generated on first use, e.g. relation=3 (others 1)");
     a.add("world_image_after_question", "false",
           "put the image after each first question rather than before it, in a world generated on first use");
+    a.add("world_image_after_names", "false",
+          "put the image right after each shape a question names (twice in a relation question), in a world generated on first use");
     a.add("world_reasoned_relations", data::QuestionStyle{}.reasoned_relations ? "true" : "false",
           "answer relation questions with each shape's column or row, then yes or no, in a world generated on first use");
     a.add("world_compared_relations", data::QuestionStyle{}.compared_relations ? "true" : "false",
@@ -240,6 +242,7 @@ std::optional<TrainOptions> parse_train_options(int argc, const char* const* arg
     o.world_test_images = a.get_int("world_test_images", 1, int64_t(1) << 40);
     o.world_task_weights = a.get("world_task_weights");
     o.world_image_after_question = a.get_bool("world_image_after_question");
+    o.world_image_after_names = a.get_bool("world_image_after_names");
     o.world_reasoned_relations = a.get_bool("world_reasoned_relations");
     o.world_compared_relations = a.get_bool("world_compared_relations");
     o.world_swapped_negatives = a.get_bool("world_swapped_negatives");

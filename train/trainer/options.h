@@ -65,6 +65,7 @@ struct TrainOptions {
     int64_t world_test_images = 0;  // and its held-out scenes
     std::string world_task_weights; // and how often each task type comes up in its training VQA
     bool world_image_after_question = false;  // and where its questions put the image
+    bool world_image_after_names = false;
     bool world_reasoned_relations = false;    // and whether its relation answers give their steps
     bool world_compared_relations = false;    // and whether they also say how the two shapes stand along it
     bool world_swapped_negatives = false;     // and whether its existence negatives swap colours between shapes

@@ -33,12 +33,12 @@ Tensor pair_logits(const models::LlavaModel& model, const ModelInputs& in, const
                           : shared_pair_prefix(ids, B, T, model.config.image_token_id, flat_rows);
     if (L == 0) return model.forward(in.input_ids, in.pixels, Tensor(), nullptr, nullptr, rows).logits;
 
-    // The pairs' prefix, with the chosen rows' images (image rows come in row order, so those of
-    // rows 0..N-1 first; the rejected rows hold the same images).
-    int64_t images = 0;
+    // The pairs' prefix, with the chosen rows' image blocks (they come in row order, so those of
+    // rows 0..N-1 first; the rejected rows hold the same images). Every block lies in the prefix.
+    int64_t image_positions = 0;
     for (int64_t b = 0; b < N; ++b)
-        if (std::find(ids.begin() + b * T, ids.begin() + b * T + L, model.config.image_token_id) != ids.begin() + b * T + L)
-            ++images;
+        image_positions += std::count(ids.begin() + b * T, ids.begin() + b * T + L, model.config.image_token_id);
+    const int64_t images = image_positions / model.config.vision.num_patches();
     const Tensor pixels = images > 0 ? in.pixels.narrow(0, 0, images) : Tensor();
     std::vector<nn::KVCache> caches(model.model->layers->size());
     // Only the keys and values are wanted: the head runs on one row.

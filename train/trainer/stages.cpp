@@ -44,6 +44,7 @@ Setup prepare(const TrainOptions& o) {
     world.test_images = o.world_test_images;
     world.task_weights = o.world_task_weights;
     world.image_after_question = o.world_image_after_question;
+    world.image_after_names = o.world_image_after_names;
     world.style.reasoned_relations = o.world_reasoned_relations;
     world.style.compared_relations = o.world_compared_relations;
     world.style.swapped_negatives = o.world_swapped_negatives;

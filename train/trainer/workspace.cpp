@@ -48,6 +48,7 @@ std::string world_differences(const nlohmann::json& made, const data::WorldConfi
     compare("vqa_per_image", asked.vqa_per_image, nullptr);
     compare("test_images", asked.test_images, nullptr);
     compare("image_after_question", asked.image_after_question, false);
+    compare("image_after_names", asked.image_after_names, false);
     compare("reasoned_relations", asked.style.reasoned_relations, false);
     compare("compared_relations", asked.style.compared_relations, false);
     compare("swapped_negatives", asked.style.swapped_negatives, false);
@@ -140,11 +141,16 @@ models::MllmConfig for_data(models::MllmConfig config, const text::Tokenizer& to
     config.image_token_id = tok.require_id(text::kImageToken);
     const nlohmann::json world = world_meta_config(data_dir);
     if (world.is_object()) {
-        const nlohmann::json after = world.value("image_after_question", nlohmann::json(false));  // worlds made before: false
-        if (!after.is_boolean())
-            throw data::JsonError("[train_mod] " + (fs::path(data_dir) / "meta.json").string() +
-                                  ": config.image_after_question is not true or false");
-        config.image_after_question = after.get<bool>();
+        // Worlds made before a key existed: false.
+        auto flag = [&](const char* key) {
+            const nlohmann::json v = world.value(key, nlohmann::json(false));
+            if (!v.is_boolean())
+                throw data::JsonError("[train_mod] " + (fs::path(data_dir) / "meta.json").string() + ": config." + key +
+                                      " is not true or false");
+            return v.get<bool>();
+        };
+        config.image_after_question = flag("image_after_question");
+        config.image_after_names = flag("image_after_names");
     }
     return config;
 }

@@ -51,7 +51,7 @@ data::PreprocessConfig preprocess_config(const models::VisionConfig& vision);
 
 // The model config for this tokenizer and data: image_token_id = the tokenizer's <image> id (the
 // LM's vocabulary must hold every token id), and the prompt order of the world in data_dir
-// (its meta.json's image_after_question; false without one). Throws JsonError on a bad meta.json.
+// (its meta.json's image_after_question and image_after_names; false without them). Throws JsonError on a bad meta.json.
 models::MllmConfig for_data(models::MllmConfig config, const text::Tokenizer& tok, const std::string& data_dir);
 
 }  // namespace mod::train
