@@ -15,8 +15,8 @@
 #   SEEDS="0" bash scripts/results.sh       # one seed
 # Seeds run as parallel jobs of one thread each, as many as there are cores (at most 3;
 # JOBS=1: one after the other on every core): these models are too small for 2 threads to
-# pay. On 2 cores of an AVX2 machine with JOBS=3: 38 minutes in all (the three teachers in
-# about 18, the five students of each seed in about 19, the evals in 2).
+# pay. On 2 cores of an AVX2 machine with JOBS=3: 44 minutes in all (the three teachers in
+# about 26, the five students of each seed in about 18, the evals in 1.5).
 # Arguments are passed to every train_mod call; DATA names the world folder, EVAL_LIMIT caps
 # the samples per eval set (0: all).
 set -euo pipefail
