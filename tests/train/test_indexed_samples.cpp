@@ -150,7 +150,7 @@ void expect_same_batch(const Batch& a, const Batch& b) {
     EXPECT_EQ(a.ids, b.ids);
     EXPECT_EQ(a.labels, b.labels);
     EXPECT_EQ(a.lengths, b.lengths);
-    EXPECT_EQ(a.image_pos, b.image_pos);
+    EXPECT_EQ(a.image_blocks, b.image_blocks);
     EXPECT_EQ(a.pixels, b.pixels);
     EXPECT_EQ(a.sample_ids, b.sample_ids);
     EXPECT_EQ(a.epoch, b.epoch);

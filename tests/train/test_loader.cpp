@@ -77,11 +77,10 @@ TEST(Loader, LabelsCoverExactlyTheAnswers) {
     const std::string prompt0 = "S USER: ";
     const std::string rest0 = "\nHi ASSISTANT:";
     EXPECT_EQ(b->lengths[0], static_cast<int64_t>(prompt0.size() + 3 + rest0.size() + 3 + 1));
-    EXPECT_EQ(b->image_pos[0], static_cast<int64_t>(prompt0.size()));
-    for (int64_t k = 0; k < 3; ++k) {
-        EXPECT_EQ(b->ids[b->image_pos[0] + k], 257);
-        EXPECT_EQ(b->labels[b->image_pos[0] + k], kIgnore);
-    }
+    EXPECT_EQ(b->image_blocks[0], 1);
+    const int64_t first = static_cast<int64_t>(prompt0.size());
+    for (int64_t t = 0; t < b->lengths[0]; ++t) EXPECT_EQ(b->ids[t] == 257, t >= first && t < first + 3) << t;
+    for (int64_t k = 0; k < 3; ++k) EXPECT_EQ(b->labels[first + k], kIgnore);
     EXPECT_EQ(labelled_text(tok, *b, 0), " ok<|endoftext|>");
     // The labelled positions are exactly the last four.
     for (int64_t t = 0; t < b->lengths[0]; ++t) {
@@ -89,7 +88,7 @@ TEST(Loader, LabelsCoverExactlyTheAnswers) {
     }
 
     // Row 1: two turns, no image.
-    EXPECT_EQ(b->image_pos[1], -1);
+    EXPECT_EQ(b->image_blocks[1], 0);
     EXPECT_EQ(labelled_text(tok, *b, 1), " b<|endoftext|>| dd<|endoftext|>");
     const std::string text1 = "S USER: A? ASSISTANT: b<|endoftext|>USER: C? ASSISTANT: dd<|endoftext|>";
     EXPECT_EQ(tok.decode(std::vector<int32_t>(b->ids.begin() + b->T, b->ids.begin() + b->T + b->lengths[1])), text1);
@@ -115,14 +114,12 @@ TEST(Loader, AnImageIsShownAtEachOfItsTags) {
     const Batch b = *loader.next();
     // "S USER: " <image>x3 "\nA" <image>x3 "B ASSISTANT:" ...
     const int64_t first = static_cast<int64_t>(std::string("S USER: ").size());
-    EXPECT_EQ(b.image_pos[0], first);
     EXPECT_EQ(b.image_blocks[0], 2);
     for (int64_t t = 0; t < b.lengths[0]; ++t) {
         const bool image = (t >= first && t < first + 3) || (t >= first + 5 && t < first + 8);
         EXPECT_EQ(b.ids[t] == 257, image) << t;
     }
     EXPECT_EQ(labelled_text(tok, b, 0), " ok<|endoftext|>");
-    EXPECT_EQ(b.image_pos[1], -1);
     EXPECT_EQ(b.image_blocks[1], 0);
     // A cut inside the second block is named, as inside the first.
     SequenceConfig cut = small_config().sequence;
@@ -416,7 +413,7 @@ TEST(Loader, FeedsTheWholeWorld) {
     int64_t rows = 0;
     while (std::optional<Batch> b = loader.next()) {
         rows += b->B;
-        for (int64_t r = 0; r < b->B; ++r) EXPECT_GE(b->image_pos[r], 0);
+        for (int64_t r = 0; r < b->B; ++r) EXPECT_EQ(b->image_blocks[r], 1);
     }
     EXPECT_EQ(rows, 120);
     EXPECT_EQ(loader.skipped(), 0);

@@ -52,7 +52,6 @@ TEST(Trainer, ModelInputsHoldAnImageForEachBlock) {
     b.ids = {1, 2, 3};
     b.labels = {-100, -100, -100};
     b.lengths = {1, 1, 1};
-    b.image_pos = {0, -1, 0};
     b.image_blocks = {2, 0, 1};
     b.pixels = {1, 2, 3, 0, 0, 0, 7, 8, 9};
     const ModelInputs in = to_model_inputs(b);

@@ -217,7 +217,6 @@ Batch Loader::assemble(const Pending& rows) const {
         std::copy(s.ids.begin(), s.ids.end(), b.ids.begin() + r * b.T);
         std::copy(s.labels.begin(), s.labels.end(), b.labels.begin() + r * b.T);
         b.lengths.push_back(static_cast<int64_t>(s.ids.size()));
-        b.image_pos.push_back(s.image_pos);
         b.image_blocks.push_back(s.image_blocks);
         const std::vector<float>& im = *images[r];
         std::copy(im.begin(), im.end(), b.pixels.begin() + static_cast<int64_t>(r * image_floats));

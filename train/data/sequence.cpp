@@ -22,7 +22,6 @@ Sequence build_sequence(const std::vector<Message>& messages, const text::Tokeni
     for (const text::TokenSpan& t : tok.encode_with_offsets(templated.text)) {
         while (span < templated.answer_spans.size() && t.begin >= templated.answer_spans[span].second) ++span;
         if (t.id == image_id && image_id >= 0) {
-            if (seq.image_pos < 0) seq.image_pos = static_cast<int64_t>(seq.ids.size());
             last_block = static_cast<int64_t>(seq.ids.size());
             ++seq.image_blocks;
             seq.ids.insert(seq.ids.end(), config.image_tokens, image_id);

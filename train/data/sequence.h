@@ -24,8 +24,7 @@ struct SequenceConfig {
 struct Sequence {
     std::vector<int64_t> ids;
     std::vector<int64_t> labels;
-    int64_t image_pos = -1;    // first of the first block's P image positions, -1 without an image
-    int64_t image_blocks = 0;  // how many times the image is shown: one block per <image>
+    int64_t image_blocks = 0;  // how many times the image is shown: one block per <image>, 0 without one
 };
 
 // Throws DataError when the sample has no answer token within max_len or an image block does not

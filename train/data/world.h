@@ -49,7 +49,7 @@ struct WorldConfig {
     // before it (data::with_image_tag). meta.json records it; train_mod hands it to the models
     // it makes, so that chat_mod asks in the same order.
     bool image_after_question = false;
-    // Every question puts the image right after each shape it names (with_image_after_names),
+    // The first question of every sample puts the image right after each shape it names (with_image_after_names),
     // twice in a relation question, and after the question where it names none. meta.json records
     // it and the models take it, as above.
     bool image_after_names = false;
