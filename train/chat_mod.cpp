@@ -88,9 +88,9 @@ int main(int argc, char** argv) {
         auto ask = [&](const std::string& question) {
             // The image goes with the first question, where the model's training data put it.
             const mod::models::MllmConfig& c = loaded.model->config;
-            const std::string first = c.image_after_names ? mod::data::with_image_after_names(question)
-                                                          : mod::data::with_image_tag(question, c.image_after_question);
-            messages.push_back({mod::data::Role::human, messages.empty() ? first : question});
+            messages.push_back({mod::data::Role::human,
+                                messages.empty() ? mod::data::with_image_placed(question, c.image_after_question, c.image_after_names)
+                                                 : question});
             options.seed = seed + messages.size() / 2;  // a fresh random stream per turn, reproducible
             messages.push_back({mod::data::Role::gpt, answer(loaded, messages, pixels, options)});
         };

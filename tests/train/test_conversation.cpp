@@ -3,6 +3,7 @@
 #include "data/chat_template.h"
 #include "data/conversation.h"
 #include "data/errors.h"
+#include "data/tasks.h"
 #include "data/world.h"
 #include "temp_dir.h"
 
@@ -91,6 +92,35 @@ TEST(ImageTag, BeforeTheQuestionOrAfterItsFirstLine) {
     EXPECT_EQ(with_image_tag("Is it red?\nAnswer briefly.", false), "<image>\nIs it red?\nAnswer briefly.");
     EXPECT_EQ(with_image_tag("Is it red?\nAnswer briefly.", true), "Is it red?\n<image>\nAnswer briefly.");
     EXPECT_EQ(with_image_tag("", true), "\n<image>");
+}
+
+TEST(ImageTag, AfterEachNamedShape) {
+    using mod::data::with_image_after_names;
+    EXPECT_EQ(with_image_after_names("Is the red circle above the blue square?\nSay yes or no."),
+              "Is the red circle<image> above the blue square<image>?\nSay yes or no.");
+    EXPECT_EQ(with_image_after_names("Where is the green ring?"), "Where is the green ring<image>?");
+    // Only "the <colour> <shape>" as whole words: no plural, no text object, no other article, and
+    // the world writes every name lower-case after "the".
+    EXPECT_EQ(with_image_after_names("Are the red circles left?"), "Are the red circles left?\n<image>");
+    EXPECT_EQ(with_image_after_names("Is the red text here?"), "Is the red text here?\n<image>");
+    EXPECT_EQ(with_image_after_names("Is there a red circle?"), "Is there a red circle?\n<image>");
+    EXPECT_EQ(with_image_after_names("Did I bathe red circle?"), "Did I bathe red circle?\n<image>");
+    EXPECT_EQ(with_image_after_names("What color is the circle?\nAnswer."), "What color is the circle?\n<image>\nAnswer.");
+    EXPECT_EQ(mod::data::with_image_placed("Where is the red star?", true, false), "Where is the red star?\n<image>");
+    EXPECT_EQ(mod::data::with_image_placed("Where is the red star?", false, false), "<image>\nWhere is the red star?");
+    EXPECT_EQ(mod::data::with_image_placed("Where is the red star?", false, true), "Where is the red star<image>?");
+}
+
+TEST(LoadConversations, AnImageIsShownAtEachTagOfItsHumanTurns) {
+    TempDir dir;
+    const std::string path = write(dir, "d.json", R"([{"id": "a", "image": "x.png", "conversations": [
+        {"from": "human", "value": "Is the red circle<image> above the blue star<image>?"}, {"from": "gpt", "value": "yes"},
+        {"from": "human", "value": "And <image> now?"}, {"from": "gpt", "value": "no"}]}])");
+    const auto samples = mod::data::load_conversations({path}, {});
+    ASSERT_EQ(samples.size(), 1u);
+    EXPECT_EQ(samples[0].messages[0].value, "Is the red circle<image> above the blue star<image>?");
+    EXPECT_EQ(load_error(R"([{"id": "g", "image": "x.png", "conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A <image>"}]}])"),
+              "[load_conversations] data.json:1:2: sample \"g\": message 1 is a gpt answer with <image>; the image is shown in human turns");
 }
 
 TEST(LoadConversations, TaskFilterKeepsOnlyTheNamedTypes) {

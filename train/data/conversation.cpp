@@ -150,7 +150,10 @@ void validate_messages(const std::vector<Message>& messages, bool has_image) {
             throw JsonError("message " + std::to_string(i) + " is from \"" + role_name(messages[i].role) +
                             "\"; turns must alternate human, gpt, ...");
         }
-        tags += count_tags(messages[i].value);
+        const size_t here = count_tags(messages[i].value);
+        if (here > 0 && expected == Role::gpt)
+            throw JsonError("message " + std::to_string(i) + " is a gpt answer with <image>; the image is shown in human turns");
+        tags += here;
     }
     if (messages.back().role != Role::gpt) throw JsonError("the conversation ends without a gpt answer");
     if (tags > 0 && !has_image) throw JsonError("<image> in the text but the sample has no \"image\"");

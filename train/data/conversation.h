@@ -65,9 +65,9 @@ Sample sample_from_element(const std::string& file, SampleKind kind, const LoadO
                            const JsonElement& element);
 
 // Checks a message list: non-empty, roles alternate human/gpt starting with human and ending with
-// gpt, and <image> only when the sample has an image (which is shown at each of its tags: "Is the
-// red circle<image> above the blue square<image>?"). Throws JsonError with the reason (without
-// file position).
+// gpt, and <image> only in human turns of a sample with an image (which is shown at each of its
+// tags: "Is the red circle<image> above the blue square<image>?"). Throws JsonError with the reason
+// (without file position).
 void validate_messages(const std::vector<Message>& messages, bool has_image);
 
 // The first human turn about an image: "<image>\n" + question, LLaVA's usual order, or with

@@ -17,7 +17,7 @@ inline constexpr int64_t kIgnore = -100;
 
 struct SequenceConfig {
     int64_t image_tokens = 16;  // P: positions one image occupies
-    int64_t max_len = 512;      // longer sequences are cut (never inside an image block)
+    int64_t max_len = 512;      // longer sequences are cut (a cut inside an image block throws)
     ChatTemplate chat;
 };
 

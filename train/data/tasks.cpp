@@ -218,6 +218,10 @@ std::string with_image_after_names(const std::string& question) {
     return out + question.substr(copied);
 }
 
+std::string with_image_placed(const std::string& question, bool after_question, bool after_names) {
+    return after_names ? with_image_after_names(question) : with_image_tag(question, after_question);
+}
+
 const std::string* asked_relation(const std::string& question) {
     for (const std::string& r : relation_names()) {
         if (question.find(" " + r + " the ") != std::string::npos) return &r;

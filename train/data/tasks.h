@@ -80,6 +80,10 @@ std::string compared_line(const Object& o, const std::string& relation);
 // position can then mark whether it shows the shape named just before it, one lookup per block,
 // which a model learns as it does for one name (docs/RESULTS.md).
 std::string with_image_after_names(const std::string& question);
+// The first question of a conversation with the image where a world puts it: after each named
+// shape (after_names), else after the question's first line (after_question), else before it.
+// make_world writes its questions so, and chat_mod asks so, from the model's config.
+std::string with_image_placed(const std::string& question, bool after_question, bool after_names);
 // The relation a relation question asks ("Is the red circle above the blue square?" -> "above"),
 // or nullptr when it asks none.
 const std::string* asked_relation(const std::string& question);

@@ -33,7 +33,7 @@ enum Stream : uint64_t { kTrainScene = 1, kTestScene, kGeneral, kVqa, kPreferenc
 
 // A first question with the image tag where the world puts it (WorldConfig).
 std::string place_image(const std::string& question, const WorldConfig& c) {
-    return c.image_after_names ? with_image_after_names(question) : with_image_tag(question, c.image_after_question);
+    return with_image_placed(question, c.image_after_question, c.image_after_names);
 }
 
 // Checks every field; returns the parsed task weights, which the training pass and meta.json use.
