@@ -209,8 +209,9 @@ json moe_json(const MoeConfig& c) {
 
 }  // namespace
 
-MllmConfig ModelFamilyConfig::student_mllm(bool sparse) const { return {vision, student, moe, sparse, 0, false, false, std::nullopt}; }
-MllmConfig ModelFamilyConfig::teacher_mllm() const { return {vision, teacher, MoeConfig{}, false, 0, false, false, std::nullopt}; }
+// The other fields keep their defaults until a run sets them (train::for_data, the system line).
+MllmConfig ModelFamilyConfig::student_mllm(bool sparse) const { return {vision, student, moe, sparse}; }
+MllmConfig ModelFamilyConfig::teacher_mllm() const { return {vision, teacher, MoeConfig{}, false}; }
 
 ModelFamilyConfig parse_family_config(const std::string& text, const std::string& source) {
     json j = parse_json(text, source);

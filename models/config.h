@@ -69,7 +69,7 @@ struct MllmConfig {
     bool image_after_names = false;
     // The chat template's system line it was trained with (METHOD.md §3); "" for none. Unset: the
     // template's default line, which every model saved before this key was trained with.
-    std::optional<std::string> system_prompt;
+    std::optional<std::string> system_prompt = std::nullopt;
 };
 
 // A config file as the configs/ folder holds them: the shared vision encoder, the two LMs

@@ -7,8 +7,8 @@
 // shared length, the frozen model runs the N pairs' first L positions once, then all 2N rows'
 // remaining T - L positions, attending to the pairs' keys and values:
 //   cost  N * L + 2N * (T - L)  positions instead of  2N * T
-// (the image encoder too runs on the N chosen rows' image blocks instead of all 2N rows'). The logits equal model.forward's up to
-// float rounding: the same products, blocked differently.
+// (the image encoder too runs on the N chosen rows' image blocks instead of all 2N rows'). The
+// logits equal model.forward's up to float rounding: the same products, blocked differently.
 #pragma once
 
 #include "core/tensor.h"
